@@ -1,0 +1,1 @@
+"""The ticket service: FastAPI app, lifecycle, dispatch, storage and auth."""

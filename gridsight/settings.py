@@ -1,0 +1,82 @@
+"""One settings class for the whole system (env prefix ``GRIDSIGHT_``).
+
+Every knob has an embedded default so ``make run`` works on a fresh machine;
+deployments override with environment variables or a ``.env`` file, e.g.
+``GRIDSIGHT_DATABASE_URL=postgresql+psycopg://...``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gridsight.paths import CONFIGS_DIR, DEFAULT_DATA_DIR, DEFAULT_HOME
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRIDSIGHT_", env_file=".env", extra="ignore")
+
+    # --- places -------------------------------------------------------------
+    home: Path = Field(DEFAULT_HOME, description="Runtime state: caches, exports, outbox, local DB and evidence.")
+    data: Path = Field(DEFAULT_DATA_DIR, description="Read-only datasets and base weights (../shared/data).")
+    configs: Path = Field(CONFIGS_DIR, description="YAML configuration folder.")
+
+    # --- logging ------------------------------------------------------------
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "text"
+
+    # --- detection ----------------------------------------------------------
+    model: str = Field("default", description="Registry name in configs/models.yaml.")
+    backend: Literal["auto", "torch", "openvino", "onnx", "tensorrt"] = "auto"
+    device: str = Field("auto", description="auto, cpu, cuda or cuda:N.")
+    imgsz: int = 640
+    conf: float = 0.25
+    iou: float = 0.7
+    batch: int = 4
+
+    # --- ticket API ---------------------------------------------------------
+    database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite at HOME/gridsight.db.")
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_url: str = Field("http://127.0.0.1:8000", description="Where the pipeline posts incidents.")
+    api_key: str = Field("", description="The pipeline's ingest key for the ticket API.")
+    secret_key: str = Field("dev-only-change-me", description="Signs bearer tokens.")
+    upload_max_bytes: int = 20 * 1024 * 1024
+    upload_max_pixels: int = 50_000_000
+
+    # --- evidence store -----------------------------------------------------
+    s3_endpoint: str = Field("", description="host:port of an S3 server; empty means a local folder.")
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_bucket: str = "gridsight-evidence"
+    s3_secure: bool = False
+    s3_region: str = "us-east-1"
+
+    # --- push and brokers ---------------------------------------------------
+    mqtt_host: str = ""
+    mqtt_port: int = 1883
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+    # --- operator-facing language -------------------------------------------
+    language: Literal["en", "zh", "en+zh"] = "en+zh"
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.home / "evidence"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'gridsight.db'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

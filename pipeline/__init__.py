@@ -1,0 +1,2 @@
+"""Frame sources, motion gating, batching scheduler, tracking, zones, issue rules,
+incidents, evidence and the client that posts incidents to the ticket API."""

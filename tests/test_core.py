@@ -1,0 +1,41 @@
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gridsight.settings import Settings
+from models.detections import Detections
+
+
+def test_settings_read_env_prefix(monkeypatch, tmp_path):
+    monkeypatch.setenv("GRIDSIGHT_IMGSZ", "320")
+    monkeypatch.setenv("GRIDSIGHT_HOME", str(tmp_path))
+    s = Settings()
+    assert s.imgsz == 320
+    assert s.sqlalchemy_url == f"sqlite:///{tmp_path / 'gridsight.db'}"
+
+
+def test_offline_configuration_in_fresh_process(tmp_path):
+    env = {**os.environ, "GRIDSIGHT_HOME": str(tmp_path)}
+    env.pop("YOLO_CONFIG_DIR", None)
+    code = ("import gridsight, os, json; from ultralytics.utils import is_online, SETTINGS, USER_CONFIG_DIR;"
+            "print(json.dumps([is_online(), SETTINGS['sync'], str(USER_CONFIG_DIR), os.environ['YOLO_AUTOINSTALL']]))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    online, sync, cfg, autoinstall = json.loads(out.stdout.strip().splitlines()[-1])
+    assert online is False and sync is False and autoinstall == "False"
+    assert cfg == str(tmp_path / "ultralytics" / "Ultralytics")
+    assert (tmp_path / "ultralytics" / "Ultralytics" / "Arial.ttf").exists()
+
+
+def test_detections_select_and_serialise():
+    d = Detections(np.array([[0, 0, 10, 10], [5, 5, 25, 45]], np.float32), np.array([0.3, 0.8], np.float32),
+                   np.array([0, 2], np.int32), {0: "person", 2: "car"})
+    cars = d.of_classes({"car"})
+    assert cars.class_names == ["car"]
+    assert cars.bottom_centers.tolist() == [[15.0, 45.0]]
+    assert d[d.scores > 0.5].to_list()[0]["class_name"] == "car"
+    with pytest.raises(ValueError):
+        Detections(np.zeros((2, 4), np.float32), np.zeros(1, np.float32), np.zeros(2, np.int32))
