@@ -1,6 +1,6 @@
 """The ``gridsight`` command. Each area registers its own subcommands.
 
-Subcommand modules (``models.cli``, ``pipeline.cli``, ``api.cli``) expose
+Subcommand modules (``models.cli``, ``models.train_cli``, ``pipeline.cli``, ``api.cli``) expose
 ``register(subparsers)``; they import heavy libraries only inside the handler
 so ``gridsight --help`` stays fast.
 """
@@ -17,7 +17,7 @@ from gridsight.errors import UserError
 from gridsight.logs import setup_logging
 from gridsight.settings import get_settings
 
-AREAS = ("models.cli", "pipeline.cli", "api.cli")
+AREAS = ("models.cli", "models.train_cli", "pipeline.cli", "api.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
