@@ -22,3 +22,6 @@ def shared_data() -> Path:
     if not (d / "README.md").is_file():
         pytest.skip(f"real data not found at {d} (set GRIDSIGHT_DATA to the shared data folder)")
     return d
+
+
+pytest_plugins = ["tests.services.swift"]  # real S3 (Swift s3api) fixtures: s3_server, s3_bucket
