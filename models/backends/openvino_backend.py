@@ -1,0 +1,135 @@
+"""OpenVINO backend: the CPU workhorse (fp32, or int8 from post-training quantisation).
+
+* The uint8 BGR letterboxed batch goes in as is; colour swap, float conversion, scaling and
+  NHWC->NCHW run inside the compiled graph (OpenVINO's PrePostProcessor), not in Python.
+* Requests run asynchronously (``AsyncInferQueue``, throughput hint): while OpenVINO infers
+  one chunk on its threads, Python letterboxes the next and NMS-es the previous.
+* A static batch-1 model (such as the prebuilt COCO int8 one) serves any ``batch``: each
+  frame is its own request, and the requests run in parallel streams.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from gridsight.settings import get_settings
+from models.detections import Detections
+from models.detector import Detector, pad_batch
+from models.letterbox import check_frame, letterbox_batch
+from models.registry import Artefact, ModelEntry, entry_from_path
+
+_core = None
+_core_lock = threading.Lock()
+
+
+def core():
+    """One OpenVINO Core per process, with a compiled-model cache (fast second start)."""
+    global _core
+    with _core_lock:
+        if _core is None:
+            import openvino as ov
+
+            _core = ov.Core()
+            cache = get_settings().cache_dir / "openvino"
+            cache.mkdir(parents=True, exist_ok=True)
+            _core.set_property({"CACHE_DIR": str(cache)})
+        return _core
+
+
+def model_xml(path: Path) -> Path:
+    if path.suffix == ".xml":
+        return path
+    xmls = sorted(path.glob("*.xml"))
+    if not xmls:
+        raise FileNotFoundError(f"no OpenVINO .xml model in {path}")
+    return xmls[0]
+
+
+def compile_uint8_bgr(xml: Path, device: str = "CPU", hint: str = "THROUGHPUT", streams: int | None = None):
+    """Read ``xml`` and compile it to take uint8 BGR NHWC frames (preprocessing inside the graph)."""
+    import openvino as ov
+    from openvino.preprocess import ColorFormat, PrePostProcessor
+
+    model = core().read_model(str(xml))
+    ppp = PrePostProcessor(model)
+    inp = ppp.input()
+    inp.tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")).set_color_format(ColorFormat.BGR)
+    inp.model().set_layout(ov.Layout("NCHW"))
+    inp.preprocess().convert_element_type(ov.Type.f32).convert_color(ColorFormat.RGB).scale(255.0)
+    model = ppp.build()
+    config = {"PERFORMANCE_HINT": hint}
+    if streams:
+        config["NUM_STREAMS"] = str(streams)
+    return core().compile_model(model, device, config)
+
+
+class OpenVINODetector(Detector):
+    backend = "openvino"
+
+    def __init__(self, artefact: Artefact, *, entry: ModelEntry | None = None, device: str = "cpu",
+                 hint: str = "THROUGHPUT", streams: int | None = None, **kwargs) -> None:
+        from openvino import AsyncInferQueue
+
+        xml = model_xml(artefact.path)
+        meta_names = entry_from_path(xml.parent).classes if xml.parent.is_dir() else None
+        classes = meta_names or (entry.classes if entry else None)
+        if not classes:
+            raise ValueError(f"{artefact.path}: no class names (metadata.yaml missing and no registry classes)")
+        ov_device = "GPU" if device.startswith("cuda") or device.upper() == "GPU" else "CPU"
+        self.compiled = compile_uint8_bgr(xml, ov_device, hint, streams)
+        shape = self.compiled.input(0).get_partial_shape()
+        self.model_batch = shape[0].get_length() if shape[0].is_static else 0
+        model_size = shape[1].get_length() if shape[1].is_static else None
+        imgsz = kwargs.pop("imgsz")
+        if model_size and model_size != imgsz:
+            raise ValueError(f"{artefact.path} takes {model_size}px input, not {imgsz}")
+        nreq = self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
+        self.queue = AsyncInferQueue(self.compiled, max(1, int(nreq)))
+        self.queue.set_callback(self._done)
+        super().__init__(names=dict(enumerate(classes)), device="cpu" if ov_device == "CPU" else device,
+                         imgsz=imgsz, source=str(artefact.path), **kwargs)
+        self.precision = artefact.precision
+        self._results: list = []
+        self._error: BaseException | None = None
+
+    @property
+    def frames_per_request(self) -> int:
+        return self.model_batch or self.batch
+
+    def _infer(self, canvas: np.ndarray) -> np.ndarray:
+        n = len(canvas)
+        outs = []
+        for i in range(0, n, self.frames_per_request):
+            part = canvas[i:i + self.frames_per_request]
+            x = pad_batch(part, self.model_batch) if self.model_batch else part
+            outs.append(self.compiled(x)[0][:len(part)])
+        return np.concatenate(outs)
+
+    def _done(self, request, userdata) -> None:
+        lb, start, _ = userdata  # the input array stays referenced until its request is done
+        try:
+            raw = request.get_output_tensor(0).data
+            self._results[start:start + len(lb.shapes)] = self._detections(raw, lb)
+        except BaseException as exc:  # surfaced by detect()
+            self._error = exc
+
+    def detect(self, frames: Sequence[np.ndarray]) -> list[Detections]:
+        frames = list(frames)
+        for f in frames:
+            check_frame(f)
+        self._results = [None] * len(frames)
+        self._error = None
+        step = self.frames_per_request
+        for start in range(0, len(frames), step):
+            lb = letterbox_batch(frames[start:start + step], self.imgsz)
+            x = pad_batch(lb.canvas, self.model_batch) if self.model_batch else lb.canvas
+            self.queue.start_async({0: x}, (lb, start, x), share_inputs=True)
+        self.queue.wait_all()
+        if self._error is not None:
+            raise self._error
+        results, self._results = self._results, []
+        return results

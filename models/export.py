@@ -1,0 +1,125 @@
+"""Exports on first use, cached: the artefact a backend runs, built from a model's .pt.
+
+Cache layout: ``GRIDSIGHT_HOME/cache/exports/<stem>-<sha256[:12]>-<backend>-<precision>-<imgsz>-b<batch>/``,
+so a retrained .pt (new hash), another image size, batch size, backend or precision each get
+their own export and an unchanged one is never rebuilt. An export is built in a temporary
+folder and renamed into place when complete, under a file lock, so two processes starting at
+once build it once. int8 calibrates on local frames (:mod:`models.calibration`), never a download.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from gridsight.errors import UserError
+from gridsight.settings import get_settings
+from models.registry import Artefact, ModelEntry
+
+log = logging.getLogger("gridsight.models.export")
+FORMATS = {"openvino": "openvino", "onnx": "onnx", "tensorrt": "engine"}
+
+
+def weights_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:12]
+
+
+def export_key(weights: Path, backend: str, precision: str, imgsz: int, batch: int) -> str:
+    return f"{weights.stem}-{weights_hash(weights)}-{backend}-{precision}-{imgsz}-b{batch}"
+
+
+def exports_dir() -> Path:
+    return get_settings().cache_dir / "exports"
+
+
+@contextmanager
+def _locked(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def artefact_for(entry: ModelEntry, backend: str, precision: str, imgsz: int, batch: int,
+                 device: str = "cpu") -> Artefact:
+    """A prebuilt artefact that fits, else the cached export (built now if missing)."""
+    found = entry.find_prebuilt(backend, precision, imgsz, batch)
+    if found is not None:
+        return found
+    if entry.weights is None or not entry.weights.exists():
+        have = ", ".join(f"{a.backend}/{a.precision}/{a.imgsz}px" for a in entry.prebuilt) or "none"
+        raise UserError(f"model {entry.name!r}: no {backend} {precision} artefact at {imgsz}px "
+                        f"(prebuilt: {have}) and no .pt weights to export one from")
+    # a static batch-1 OpenVINO model serves any batch size (one async request per frame), so the cache
+    # holds one per size; ONNX and TensorRT keep the batch they will run.
+    export_batch = 1 if backend == "openvino" else batch
+    return export(entry.weights, backend, precision, imgsz, export_batch, device, entry.calibration)
+
+
+def export(weights: Path, backend: str, precision: str, imgsz: int, batch: int = 1, device: str = "cpu",
+           calibration: Path | None = None) -> Artefact:
+    if backend not in FORMATS:
+        raise UserError(f"no export for backend {backend!r}")
+    if precision == "int8" and backend != "openvino":
+        raise UserError(f"int8 is supported for the OpenVINO backend only, not {backend}")
+    key = export_key(weights, backend, precision, imgsz, batch)
+    final = exports_dir() / key
+    with _locked(exports_dir() / f".{key}.lock"):
+        if not (final / ".complete").exists():
+            _build(weights, backend, precision, imgsz, batch, device, calibration, final)
+    return Artefact(backend, precision, _artefact_path(final, backend), imgsz, batch)
+
+
+def _artefact_path(folder: Path, backend: str) -> Path:
+    if backend == "openvino":
+        return next(p for p in folder.iterdir() if p.is_dir() and p.name.endswith("_openvino_model"))
+    suffix = ".onnx" if backend == "onnx" else ".engine"
+    return next(folder.glob(f"*{suffix}"))
+
+
+def _build(weights: Path, backend: str, precision: str, imgsz: int, batch: int, device: str,
+           calibration: Path | None, final: Path) -> None:
+    from ultralytics import YOLO
+
+    log.info("exporting model (first use; cached afterwards)", extra={"weights": str(weights), "backend": backend,
+             "precision": precision, "imgsz": imgsz, "batch": batch, "to": str(final)})
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    try:
+        pt = tmp / "model.pt"
+        shutil.copyfile(weights, pt)  # exports land beside the .pt, which may be read-only
+        model = YOLO(str(pt), task="detect")
+        args = dict(format=FORMATS[backend], imgsz=imgsz, batch=batch,
+                    device="cpu" if backend != "tensorrt" else device, verbose=False)
+        if backend != "openvino":
+            args["simplify"] = False  # onnxslim is not installed; the plain graph runs as fast here
+        if precision == "int8":
+            from models.calibration import calibration_yaml
+
+            data = calibration if calibration is not None else calibration_yaml(model.names)
+            args.update(quantize=8, data=str(data))
+        elif precision == "fp16":
+            args.update(quantize=16)
+        out = model.export(**args)
+        if not out or not Path(out).exists():
+            raise RuntimeError(f"export to {backend} produced nothing")
+        pt.unlink()
+        (tmp / ".complete").write_text(f"{weights}\n")
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -1,0 +1,89 @@
+"""Letterbox: the one place frames become model input.
+
+Frames of any (mixed) sizes are resized keeping their aspect ratio and padded (grey 114, as
+Ultralytics does, with the same rounding) onto a square ``imgsz`` canvas, all in one uint8
+BGR batch ``(B, S, S, 3)``. Backends turn that into their own input (OpenVINO does the
+conversion inside its graph; torch and ONNX Runtime via :func:`to_nchw_float`), and
+:func:`unletterbox` maps boxes back to source pixels.
+
+>>> import numpy as np
+>>> lb = letterbox_batch([np.zeros((720, 1280, 3), np.uint8)], 640)
+>>> lb.canvas.shape, lb.gains[0], lb.pads[0].tolist()
+((1, 640, 640, 3), 0.5, [0.0, 140.0])
+>>> unletterbox(np.array([[0, 140, 640, 500]], np.float32), lb.gains[0], lb.pads[0], (720, 1280)).tolist()
+[[0.0, 0.0, 1280.0, 720.0]]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+PAD_VALUE = 114
+
+
+@dataclass
+class Letterboxed:
+    canvas: np.ndarray  # (B, S, S, 3) uint8 BGR
+    gains: np.ndarray  # (B,) scale from source to canvas
+    pads: np.ndarray  # (B, 2) left, top padding in canvas pixels
+    shapes: list[tuple[int, int]]  # source (height, width) per frame
+
+
+def check_frame(frame: np.ndarray) -> None:
+    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        got = f"{type(frame).__name__} {getattr(frame, 'dtype', '')} {getattr(frame, 'shape', '')}"
+        raise ValueError(f"a frame must be a BGR uint8 HxWx3 numpy array, got {got}")
+    if frame.shape[0] < 1 or frame.shape[1] < 1:
+        raise ValueError(f"empty frame of shape {frame.shape}")
+
+
+def letterbox_into(frame: np.ndarray, canvas: np.ndarray) -> tuple[float, float, float]:
+    """Resize ``frame`` into ``canvas`` (S, S, 3, pre-filled with the pad value); returns gain, left, top."""
+    check_frame(frame)
+    size = canvas.shape[0]
+    h, w = frame.shape[:2]
+    r = min(size / h, size / w)
+    nw, nh = max(round(w * r), 1), max(round(h * r), 1)
+    dw, dh = (size - nw) / 2, (size - nh) / 2
+    left, top = round(dw - 0.1), round(dh - 0.1)
+    if (nw, nh) != (w, h):
+        resized = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    else:
+        resized = frame
+    canvas[top:top + nh, left:left + nw] = resized
+    return r, float(left), float(top)
+
+
+def letterbox_batch(frames: Sequence[np.ndarray], imgsz: int, out: np.ndarray | None = None) -> Letterboxed:
+    """Letterbox ``frames`` into one uint8 batch; ``out`` (B, S, S, 3) is reused when given."""
+    n = len(frames)
+    if out is None or out.shape[0] < n or out.shape[1] != imgsz:
+        out = np.empty((n, imgsz, imgsz, 3), np.uint8)
+    canvas = out[:n]
+    canvas.fill(PAD_VALUE)
+    gains = np.empty(n, np.float32)
+    pads = np.empty((n, 2), np.float32)
+    for i, frame in enumerate(frames):
+        gains[i], pads[i, 0], pads[i, 1] = letterbox_into(frame, canvas[i])
+    return Letterboxed(canvas, gains, pads, [f.shape[:2] for f in frames])
+
+
+def to_nchw_float(canvas: np.ndarray, dtype=np.float32) -> np.ndarray:
+    """uint8 BGR NHWC -> contiguous RGB NCHW in [0, 1] (what a .pt/.onnx YOLO model takes)."""
+    return cv2.dnn.blobFromImages(list(canvas), scalefactor=1 / 255.0, swapRB=True).astype(dtype, copy=False)
+
+
+def unletterbox(xyxy: np.ndarray, gain: float, pad: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Canvas boxes -> source-frame pixels, clipped to the frame."""
+    out = xyxy.astype(np.float32, copy=True)
+    out[:, [0, 2]] -= pad[0]
+    out[:, [1, 3]] -= pad[1]
+    out /= gain
+    h, w = shape
+    out[:, [0, 2]] = out[:, [0, 2]].clip(0, w)
+    out[:, [1, 3]] = out[:, [1, 3]].clip(0, h)
+    return out

@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+
+from models.detector import load_detector
+from models.letterbox import letterbox_batch, unletterbox
+from models.postprocess import boxes_from_head
+
+
+def test_letterbox_matches_ultralytics_and_inverts():
+    from ultralytics.data.augment import LetterBox
+
+    rng = np.random.default_rng(1)
+    for h, w in [(1080, 1920), (576, 768), (333, 101), (640, 640), (50, 900)]:
+        frame = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+        lb = letterbox_batch([frame], 320)
+        ref = LetterBox((320, 320), auto=False)(image=frame)
+        assert np.array_equal(lb.canvas[0], ref)
+        box = np.array([[0, 0, w, h]], np.float32)
+        canvas_box = box * lb.gains[0] + np.tile(lb.pads[0], 2)
+        assert np.allclose(unletterbox(canvas_box, lb.gains[0], lb.pads[0], (h, w)), box, atol=0.5)
+
+
+def test_class_aware_nms_keeps_overlapping_boxes_of_other_classes():
+    # three anchors: two overlapping boxes of class 0 and one of class 1 on top of them
+    pred = np.zeros((4 + 2, 3), np.float32)
+    pred[:4, 0] = [50, 50, 40, 40]
+    pred[:4, 1] = [51, 50, 40, 40]
+    pred[:4, 2] = [50, 50, 40, 40]
+    pred[4, 0], pred[4, 1], pred[5, 2] = 0.9, 0.8, 0.7
+    xyxy, scores, cls = boxes_from_head(pred, conf=0.25, iou=0.5)
+    assert cls.tolist() == [0, 1] and scores.tolist() == pytest.approx([0.9, 0.7])
+    assert xyxy[0].tolist() == [30, 30, 70, 70]
+    only1 = boxes_from_head(pred, conf=0.25, iou=0.5, class_ids=np.array([1]))
+    assert only1[2].tolist() == [1]
+
+
+def test_torch_engine_matches_ultralytics_predict(tiny_pt, isolated_home):
+    """Same model, same frames: our letterbox + NMS give Ultralytics' boxes, in source pixels."""
+    from ultralytics import YOLO
+
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, s, dtype=np.uint8) for s in [(240, 320, 3), (200, 96, 3), (128, 128, 3)]]
+    det = load_detector(tiny_pt, backend="torch", device="cpu", imgsz=128, conf=1e-5, iou=0.7, batch=2)
+    assert det.backend == "torch" and det.imgsz == 128 and len(det.names) == 80
+    ours = det.detect(frames)
+    ref = YOLO(str(tiny_pt)).predict(frames, imgsz=128, conf=1e-5, iou=0.7, verbose=False)
+    assert len(ours) == 3
+    for d, r in zip(ours, ref):
+        assert len(d) == len(r.boxes) > 0
+        assert np.allclose(d.xyxy, r.boxes.xyxy.numpy(), atol=0.5)
+        assert np.array_equal(d.class_ids, r.boxes.cls.numpy().astype(int))
+
+
+def test_detect_rejects_bad_frames_and_handles_empty(tiny_pt, isolated_home):
+    det = load_detector(tiny_pt, backend="torch", device="cpu", imgsz=64, batch=1)
+    assert det.detect([]) == []
+    with pytest.raises(ValueError, match="BGR uint8"):
+        det.detect([np.zeros((10, 10), np.uint8)])
+    with pytest.raises(ValueError, match="unknown classes"):
+        load_detector(tiny_pt, backend="torch", device="cpu", imgsz=64, classes=["unicorn"])
+
+
+def test_openvino_export_is_cached_and_agrees_with_torch(tiny_pt, isolated_home):
+    rng = np.random.default_rng(2)
+    frames = [rng.integers(0, 255, (96, 160, 3), dtype=np.uint8) for _ in range(3)]
+    tdet = load_detector(tiny_pt, backend="torch", device="cpu", imgsz=64, conf=1e-5, batch=2)
+    odet = load_detector(tiny_pt, backend="openvino", device="cpu", imgsz=64, conf=1e-5, batch=2)
+    exports = list((isolated_home / "cache" / "exports").iterdir())
+    built = [p for p in exports if p.is_dir() and not p.name.startswith(".")]
+    assert len(built) == 1 and "-openvino-fp32-64-b1" in built[0].name
+    mtime = built[0].stat().st_mtime
+    load_detector(tiny_pt, backend="openvino", device="cpu", imgsz=64, batch=4)  # cache hit, no rebuild
+    assert built[0].stat().st_mtime == mtime
+    for t, o in zip(tdet.detect(frames), odet.detect(frames)):
+        top_t, top_o = t[np.argsort(-t.scores)[:5]], o[np.argsort(-o.scores)[:5]]
+        assert np.allclose(top_t.scores, top_o.scores, rtol=0.1, atol=1e-5)
+
+
+def test_registry_default_resolves_to_coco(shared_data):
+    from models.registry import resolve_model
+
+    entry = resolve_model("default")
+    assert entry.name == "coco" and entry.weights.exists() and len(entry.classes) == 80
+    assert entry.find_prebuilt("openvino", "int8", 640, 8) is not None
+    assert entry.find_prebuilt("openvino", "int8", 320, 1) is None
+
+
+def test_default_detector_sees_bus_and_people(shared_data, bus_image):
+    det = load_detector(device="cpu", backend="auto")
+    assert det.backend == "openvino" and det.precision == "int8"
+    d, = det.detect([bus_image])
+    assert "bus" in d.class_names and d.class_names.count("person") >= 3
+    bus = d.of_classes({"bus"})
+    assert bus.xyxy[0][0] < 40 and bus.xyxy[0][2] > 760  # source pixels (810x1080), not canvas
