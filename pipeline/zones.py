@@ -1,0 +1,117 @@
+"""Zones: polygons per camera where issue rules apply.
+
+A zone has a kind (sidewalk, roadway, fire_lane, no_parking, storefront, any). An object is *in*
+a zone when its box's bottom-centre (where it stands) is inside the polygon; water is judged by
+how much of the zone's area the boxes cover. Polygons are in source pixels, or normalised to
+0..1 (``normalized: true``) and scaled to the frame when it is first seen.
+
+>>> z = Zone("kerb", "no_parking", [(0, 0), (100, 0), (100, 50), (0, 50)])
+>>> z.contains_points(np.array([[50, 49], [50, 60]], np.float32)).tolist()
+[True, False]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+ZONE_KINDS = ("sidewalk", "roadway", "fire_lane", "no_parking", "storefront", "any")
+COVERAGE_WIDTH = 160  # area-share masks are rasterised at this width (cheap, plenty for a share)
+
+
+@dataclass
+class Zone:
+    id: str
+    kind: str
+    polygon: list[tuple[float, float]]
+    normalized: bool = False
+    _scaled: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in ZONE_KINDS:
+            raise ValueError(f"zone {self.id!r}: kind {self.kind!r} is not one of {', '.join(ZONE_KINDS)}")
+        pts = np.asarray(self.polygon, np.float32)
+        if pts.ndim != 2 or pts.shape[1] != 2 or len(pts) < 3:
+            raise ValueError(f"zone {self.id!r}: polygon needs at least 3 [x, y] points")
+        if self.normalized and (pts.min() < 0 or pts.max() > 1):
+            raise ValueError(f"zone {self.id!r}: normalized polygon points must lie in 0..1")
+        self.polygon = [(float(x), float(y)) for x, y in pts]
+
+    def points(self, shape: tuple[int, ...]) -> np.ndarray:
+        """(K, 2) float32 polygon in pixels of a frame of ``shape`` (H, W, ...)."""
+        h, w = shape[:2]
+        pts = self._scaled.get((h, w))
+        if pts is None:
+            pts = np.asarray(self.polygon, np.float32)
+            if self.normalized:
+                pts = pts * np.array([w, h], np.float32)
+            self._scaled[(h, w)] = pts
+        return pts
+
+    def contains_points(self, xy: np.ndarray, shape: tuple[int, ...] | None = None) -> np.ndarray:
+        """Boolean (N,) for points (N, 2) inside the polygon (even-odd ray casting, edges inclusive)."""
+        poly = self.points(shape) if shape is not None else np.asarray(self.polygon, np.float32)
+        if len(xy) == 0:
+            return np.zeros(0, bool)
+        x, y = xy[:, 0:1], xy[:, 1:2]
+        x1, y1 = poly[:, 0], poly[:, 1]
+        x2, y2 = np.roll(x1, -1), np.roll(y1, -1)
+        crosses = (y1 > y) != (y2 > y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            xint = x1 + (y - y1) * (x2 - x1) / (y2 - y1)
+        inside = np.logical_and(crosses, x < xint).sum(axis=1) % 2 == 1
+        on_edge = np.zeros(len(xy), bool)
+        if not inside.all():  # points exactly on the boundary count as inside
+            contour = poly.reshape(-1, 1, 2)
+            for i in np.flatnonzero(~inside):
+                on_edge[i] = cv2.pointPolygonTest(contour, (float(xy[i, 0]), float(xy[i, 1])), False) == 0
+        return inside | on_edge
+
+    def contains_boxes(self, xyxy: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        """Boolean (N,) for boxes whose bottom-centre stands in the zone."""
+        if len(xyxy) == 0:
+            return np.zeros(0, bool)
+        bc = np.stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, xyxy[:, 3]], axis=1)
+        return self.contains_points(bc, shape)
+
+    def mask(self, shape: tuple[int, ...], width: int | None = None) -> np.ndarray:
+        """uint8 mask (255 inside) of a frame of ``shape``, optionally rasterised at ``width``."""
+        h, w = shape[:2]
+        s = 1.0 if width is None else width / w
+        mh, mw = max(1, round(h * s)), max(1, round(w * s))
+        m = np.zeros((mh, mw), np.uint8)
+        cv2.fillPoly(m, [np.round(self.points(shape) * s).astype(np.int32)], 255)
+        return m
+
+    def coverage(self, xyxy: np.ndarray, shape: tuple[int, ...]) -> float:
+        """Share (0..1) of the zone's area covered by the union of the boxes."""
+        zone = self.mask(shape, COVERAGE_WIDTH)
+        area = int(np.count_nonzero(zone))
+        if area == 0 or len(xyxy) == 0:
+            return 0.0
+        s = zone.shape[1] / shape[1]
+        boxes = np.zeros_like(zone)
+        for x1, y1, x2, y2 in np.round(np.asarray(xyxy) * s).astype(np.int32):
+            boxes[max(0, y1):max(0, y2), max(0, x1):max(0, x2)] = 255
+        return float(np.count_nonzero(zone & boxes)) / area
+
+
+def whole_frame() -> Zone:
+    """The place of a rule that applies anywhere in the frame."""
+    return Zone("frame", "any", [(0, 0), (1, 0), (1, 1), (0, 1)], normalized=True)
+
+
+def parse_zones(items: list[dict] | None, where: str = "camera") -> list[Zone]:
+    """Zones from config dicts ``{id, kind, polygon, normalized}``; ValueError names what is wrong."""
+    zones, seen = [], set()
+    for i, item in enumerate(items or []):
+        if not isinstance(item, dict) or "id" not in item or "polygon" not in item:
+            raise ValueError(f"{where}: zone #{i + 1} needs id, kind and polygon")
+        zid = str(item["id"])
+        if zid in seen:
+            raise ValueError(f"{where}: duplicate zone id {zid!r}")
+        seen.add(zid)
+        zones.append(Zone(zid, str(item.get("kind", "any")), item["polygon"], bool(item.get("normalized", False))))
+    return zones
