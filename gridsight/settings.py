@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     mqtt_port: int = 1883
     redis_url: str = "redis://127.0.0.1:6379/0"
 
+    # --- distributed jobs (pipeline/distributed) -----------------------------
+    jobs_allowed_roots: list[Path] = Field(default_factory=list,
+                                           description="Server folders POST /api/v1/jobs may read footage from.")
+    jobs_visibility_timeout_s: int = Field(3600, description="Redelivery delay of a killed worker's segment.")
+    jobs_segment_s: float = Field(1800.0, description="Target segment length of archived footage (seconds).")
+    jobs_warmup_s: float = Field(130.0, description="Warm-up before each segment (>= longest persistence + dwell).")
+
     # --- operator-facing language -------------------------------------------
     language: Literal["en", "zh", "en+zh"] = "en+zh"
 
