@@ -65,7 +65,7 @@ def test_unknown_model_and_bad_options_are_one_line(tiny_pt, capsys, isolated_ho
     assert len(err) == 1 and "unknown model 'no-such-model'" in err[0]
     assert main(["detect", str(BUS), "--imgsz", "100", "--model", str(tiny_pt), "--backend", "torch"]) == 2
     assert capsys.readouterr().err.strip() == "gridsight detect: image size 100 is not a multiple of 32"
-    assert main(["detect", str(BUS), "--classes", "person,unicorn", "--model", str(tiny_pt), "--backend", "torch"]) == 2
+    assert main(["detect", str(BUS), "--classes", "0,unicorn", "--model", str(tiny_pt), "--backend", "torch"]) == 2
     assert "unknown classes ['unicorn']" in capsys.readouterr().err
 
 
