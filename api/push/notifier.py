@@ -31,6 +31,17 @@ _EVENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
+ALIASES = {"status_changed": "status"}
+
+
+def event_name(raw) -> str:
+    """``ticket.status_changed`` -> ``status``, ``ticket.created`` -> ``created``; '' if not text."""
+    if not isinstance(raw, str):
+        return ""
+    name = raw.removeprefix("ticket.")
+    return ALIASES.get(name, name)
+
+
 class Notifier:
     """Push of ticket events to MQTT and webhook subscribers, at least once."""
 
@@ -103,20 +114,24 @@ class Notifier:
     def publish(self, event: dict) -> str | None:
         """Queue one ticket event for every target; returns its id (None: nobody listens).
 
-        ``event`` needs ``event`` (a name such as ``created``, ``updated``, ``status``) and
-        ``number`` (the public ticket number); everything else is passed through as JSON.
+        ``event`` needs ``event`` (a name such as ``created``, ``updated``, ``status``; the
+        service layer's ``ticket.created`` / ``ticket.status_changed`` forms are accepted and
+        shortened, see :func:`event_name`) and the ticket number, as ``number`` or
+        ``ticket.number``; everything else is passed through as JSON.
         """
-        name, number = event.get("event"), event.get("number")
-        if not isinstance(name, str) or not _EVENT_NAME.match(name):
-            raise ValueError(f"ticket event needs 'event': a lower-case name, got {name!r}")
+        name = event_name(event.get("event"))
+        number = event.get("number") or (event.get("ticket") or {}).get("number")
+        if not _EVENT_NAME.match(name):
+            raise ValueError(f"ticket event needs 'event': a lower-case name, got {event.get('event')!r}")
         if not isinstance(number, str) or not _NUMBER.match(number):
-            raise ValueError(f"ticket event needs 'number': the ticket number, got {number!r}")
+            raise ValueError(f"ticket event needs 'number' (or ticket.number): the ticket number, got {number!r}")
         targets: list[tuple[str, int | None]] = [("mqtt", None)] if self.mqtt else []
         targets += [("webhook", s.id) for s in self.subscriptions() if s.wants(name)]
         if not targets:
             return None
         event_id = str(uuid.uuid4())
-        payload = {"id": event_id, "at": datetime.now(timezone.utc).isoformat(), **event}
+        payload = {"id": event_id, "at": datetime.now(timezone.utc).isoformat(), **event,
+                   "event": name, "number": number}
         payload["id"] = event_id
         body = json.dumps(payload, default=str, ensure_ascii=False, separators=(",", ":")).encode()
         self.outbox.add_event(event_id, name, number, topic_for(number, name), body, targets)

@@ -260,3 +260,19 @@ def test_bad_events_and_subscriptions_are_refused(notifier):
     with pytest.raises(ValueError, match="16 characters"):
         n.add_subscription("http://127.0.0.1:9/x", "short")
     assert n.log() == []
+
+
+def test_service_layer_event_shape_is_accepted(notifier, receivers):
+    """api/services/notify.py hands over {"event": "ticket.status_changed", "ticket": {...}, ...}."""
+    r = receivers()
+    n = notifier()
+    n.add_subscription(r.url, SECRET, events=("status",))
+    num = number()
+    event_id = n.publish({"event": "ticket.status_changed", "ticket": {"id": 5, "number": num, "status": "dispatched"},
+                          "action": "dispatch", "from_status": "new", "to_status": "dispatched"})
+    assert n.flush(10)
+    [req] = r.requests
+    payload = json.loads(req["body"])
+    assert payload["event"] == "status" and payload["number"] == num and payload["id"] == event_id
+    assert payload["ticket"]["status"] == "dispatched" and payload["to_status"] == "dispatched"
+    assert n.log(event_id=event_id)[0]["topic"] == f"gridsight/tickets/{num}/status"
