@@ -1,0 +1,191 @@
+"""The ticket service's FastAPI app: ``create_app()``.
+
+>>> from api.app import create_app
+>>> app = create_app()          # settings from GRIDSIGHT_* (SQLite under var/ by default)  # doctest: +SKIP
+
+Serve it with ``gridsight api serve`` (or ``uvicorn --factory api.app:create_app``). At start-up
+the app migrates the database to the newest schema, loads departments, grids and cameras from
+``configs/``, registers the pipeline's ingest key (``GRIDSIGHT_API_KEY``, when set) and starts
+the SLA escalation loop.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from api.auth import Authenticator, hash_secret, issue_credential
+from api.db.engine import make_engine, make_sessionmaker
+from api.db.migrate import upgrade
+from api.db.models import ApiKey, User
+from api.services.clock import Clock
+from api.services.errors import Conflict, Invalid, ServiceError
+from api.services.escalation import escalate_overdue
+from api.services.notify import commit
+from api.services.registry import sync_from_configs
+from api.services.rules import DispatchRules
+from api.state import ServiceState
+from gridsight.settings import Settings, get_settings
+
+log = logging.getLogger("gridsight.api")
+ROUTERS = ("health", "auth_routes", "incidents", "detect", "tickets", "stats", "admin")
+# Routers other engineers add (GeoJSON, Open311, metrics, object URLs): mounted when present.
+OPTIONAL_ROUTERS = ("geo", "open311", "metrics", "objects")
+MAX_UPLOAD_FILES = 8
+PIPELINE_USER = "pipeline"
+
+TAGS = [
+    {"name": "incidents", "description": "The pipeline's door: incidents in, one ticket per incident key."},
+    {"name": "detect", "description": "Upload images: detections, and the incidents and tickets they make."},
+    {"name": "tickets", "description": "List, read, move through the lifecycle, feed back, see the evidence."},
+    {"name": "stats", "description": "Counts, handling times, SLA compliance, reopen and false-positive rates."},
+    {"name": "admin", "description": "Cameras, zones, grids, departments, users, keys, escalation."},
+    {"name": "auth", "description": "OAuth2 password flow for bearer tokens (the Authorize button)."},
+    {"name": "health", "description": "Liveness and readiness."},
+]
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None, store=None,
+               detector=None, migrate: bool = True, escalation: bool = True) -> FastAPI:
+    """Build the app. ``clock``, ``store`` and ``detector`` replace the defaults (tests inject a
+    manual clock; deployments pass nothing). ``escalation=False`` leaves overdue checks to
+    ``POST /api/v1/admin/escalate``."""
+    settings = settings or get_settings()
+    clock = clock or Clock()
+    if store is None:
+        from api.storage.objects import get_object_store
+
+        store = get_object_store(settings)
+    engine = make_engine(settings.sqlalchemy_url)
+    sessions = make_sessionmaker(engine)
+    gs = ServiceState(settings=settings, engine=engine, sessions=sessions, clock=clock,
+                      rules=DispatchRules.load(settings.configs), store=store, detector=detector)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        stop = threading.Event()
+        start_up(gs, migrate=migrate)
+        worker = None
+        if escalation and gs.rules.escalation_interval_s > 0:
+            worker = threading.Thread(target=_escalation_loop, args=(gs, stop), name="gridsight-sla", daemon=True)
+            worker.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if worker is not None:
+                worker.join(timeout=10)
+            engine.dispose()
+
+    app = FastAPI(title="GridSight ticket API", version="1.0",
+                  description="Incidents from cameras, footage and uploads become tickets that are dispatched, "
+                              "tracked and evaluated. Authorize with an API key or username and password.",
+                  openapi_tags=TAGS, lifespan=lifespan,
+                  max_body_size=settings.upload_max_bytes * MAX_UPLOAD_FILES + (1 << 20))
+    app.state.gs = gs
+    app.state.auth = gs.auth = Authenticator(sessions, clock)
+    _add_error_handlers(app)
+    _document_models(app)
+    for name in ROUTERS:
+        app.include_router(importlib.import_module(f"api.routers.{name}").router)
+    for name in OPTIONAL_ROUTERS:
+        try:
+            module = importlib.import_module(f"api.routers.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"api.routers.{name}":
+                raise
+            continue
+        app.include_router(module.router)
+    return app
+
+
+def start_up(gs: ServiceState, migrate: bool = True) -> None:
+    """Migrate, load the registry from configs/, register the pipeline's key."""
+    if migrate:
+        upgrade(gs.engine)
+    with gs.sessions() as session:
+        gs.grids = sync_from_configs(session, gs.rules, gs.settings.configs / "cameras.yaml")
+        _register_pipeline_key(session, gs)
+        session.commit()
+
+
+def _register_pipeline_key(session, gs: ServiceState) -> None:
+    secret = gs.settings.api_key
+    if not secret:
+        return
+    if len(secret) < 16:
+        raise ValueError("GRIDSIGHT_API_KEY must be at least 16 characters")
+    if session.scalar(select(ApiKey.id).where(ApiKey.secret_hash == hash_secret(secret))) is not None:
+        return
+    user = session.scalar(select(User).where(User.username == PIPELINE_USER))
+    if user is None:
+        user = User(username=PIPELINE_USER, display_name="Stream pipeline", role="ingest",
+                    created_at=gs.clock.now())
+        session.add(user)
+        session.flush()
+    issue_credential(session, user, gs.clock.now(), name="GRIDSIGHT_API_KEY", secret=secret)
+    log.info("pipeline ingest key registered", extra={"user": PIPELINE_USER})
+
+
+def run_escalation(gs: ServiceState) -> int:
+    with gs.sessions() as session:
+        n = len(escalate_overdue(session, gs.clock.now()))
+        commit(session)
+    return n
+
+
+def _escalation_loop(gs: ServiceState, stop: threading.Event) -> None:
+    while not stop.wait(gs.rules.escalation_interval_s):
+        try:
+            n = run_escalation(gs)
+            if n:
+                log.info("overdue tickets escalated", extra={"count": n})
+        except Exception:
+            log.warning("escalation run failed", exc_info=True)
+
+
+def _document_models(app: FastAPI) -> None:
+    """Bodies parsed by hand (JSON or multipart, e.g. the incident) still appear in the schema."""
+    from api.schemas.incidents import IncidentIn
+
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        doc = IncidentIn.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, sub in doc.pop("$defs", {}).items():
+            components.setdefault(name, sub)
+        components.setdefault("IncidentIn", doc)
+        return schema
+
+    app.openapi = openapi
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    from api.storage.objects import ObjectNotFound, ObjectStoreError
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(request: Request, exc: ServiceError):
+        if isinstance(exc, Invalid):
+            return JSONResponse({"detail": exc.errors}, status_code=422)
+        body: dict = {"detail": exc.detail}
+        if isinstance(exc, Conflict):
+            body.update(status=exc.status, allowed=exc.allowed)
+        return JSONResponse(body, status_code=exc.status_code)
+
+    @app.exception_handler(ObjectNotFound)
+    async def _object_missing(request: Request, exc: ObjectNotFound):
+        return JSONResponse({"detail": f"evidence not in the object store: {exc}"}, status_code=404)
+
+    @app.exception_handler(ObjectStoreError)
+    async def _store_down(request: Request, exc: ObjectStoreError):
+        return JSONResponse({"detail": f"object store unavailable: {exc}"}, status_code=503)

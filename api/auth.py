@@ -1,0 +1,192 @@
+"""Authentication (API keys, OAuth2 bearer tokens) and authorisation (roles and scopes).
+
+Credentials: an API key (``X-API-Key: gsk_...`` or ``Authorization: Bearer gsk_...``) or a
+bearer token from ``POST /api/v1/auth/token`` (OAuth2 password flow, what the docs UI's
+*Authorize* button uses). Both are 256-bit random secrets; only their SHA-256 is stored.
+Passwords are hashed with Argon2.
+
+Roles and what they may do are one table, :data:`PERMISSIONS`. Two roles are scoped: a
+``handler`` acts on its own department's tickets only, a ``grid_officer`` on its own grid's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.db.models import ROLES, ApiKey, User
+from api.services.clock import Clock
+
+READERS = frozenset({"viewer", "operator", "dispatcher", "handler", "grid_officer", "admin"})
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "tickets.read": READERS,
+    "stats.read": READERS,
+    "registry.read": READERS,  # cameras (never their URLs), zones, grids, departments
+    "incidents.write": frozenset({"ingest", "admin"}),
+    "detect": frozenset({"ingest", "operator", "dispatcher", "admin"}),
+    "ticket.dispatch": frozenset({"dispatcher", "admin"}),
+    "ticket.start": frozenset({"handler", "dispatcher", "admin"}),
+    "ticket.resolve": frozenset({"handler", "dispatcher", "admin"}),
+    "ticket.verify": frozenset({"grid_officer", "dispatcher", "admin"}),
+    "ticket.close": frozenset({"dispatcher", "admin"}),
+    "ticket.reopen": frozenset({"grid_officer", "dispatcher", "admin"}),
+    "ticket.reject": frozenset({"operator", "dispatcher", "admin"}),
+    "ticket.duplicate": frozenset({"operator", "dispatcher", "admin"}),
+    "ticket.feedback": frozenset({"operator", "dispatcher", "handler", "grid_officer", "admin"}),
+    "ticket.rate": frozenset({"operator", "dispatcher", "grid_officer", "admin"}),
+    "escalate": frozenset({"dispatcher", "admin"}),
+    "admin": frozenset({"admin"}),
+}
+KEY_PREFIX = "gsk_"
+TOKEN_PREFIX = "gst_"
+TOKEN_TTL = timedelta(hours=8)
+CACHE_TTL_S = 5.0  # a revoked key stops working in this process at once, in others within this
+
+_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the user behind a key or token, with the role's scope."""
+
+    user_id: int
+    username: str
+    role: str
+    department_id: str | None = None
+    grid_id: str | None = None
+
+    def may(self, permission: str) -> bool:
+        return self.role in PERMISSIONS[permission]
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def new_secret(prefix: str = KEY_PREFIX) -> str:
+    return prefix + secrets.token_urlsafe(32)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    if not password_hash:
+        return False
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def check_role_scope(role: str, department_id: str | None, grid_id: str | None) -> None:
+    """A handler needs a department, a grid officer a grid (ValueError otherwise)."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if role == "handler" and not department_id:
+        raise ValueError("a handler needs a department_id")
+    if role == "grid_officer" and not grid_id:
+        raise ValueError("a grid_officer needs a grid_id")
+
+
+def issue_credential(session: Session, user: User, now, *, kind: str = "key", name: str = "",
+                     secret: str | None = None, ttl: timedelta | None = None) -> tuple[ApiKey, str]:
+    """Create a key or token for ``user``; returns the row and the secret (shown once)."""
+    secret = secret or new_secret(KEY_PREFIX if kind == "key" else TOKEN_PREFIX)
+    row = ApiKey(user_id=user.id, name=name, kind=kind, prefix=secret[:10], secret_hash=hash_secret(secret),
+                 created_at=now, expires_at=(now + ttl) if ttl else None)
+    session.add(row)
+    session.flush()
+    return row, secret
+
+
+class Authenticator:
+    """Finds the principal behind a secret: one indexed query, cached for a few seconds."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, ttl_s: float = CACHE_TTL_S) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.ttl_s = ttl_s
+        self._cache: dict[str, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, secret: str) -> Principal | None:
+        digest = hash_secret(secret)
+        hit = self._cache.get(digest)
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        with self.sessions() as s:
+            row = s.execute(
+                select(ApiKey.expires_at, ApiKey.revoked_at, User.id, User.username, User.role,
+                       User.department_id, User.grid_id, User.active)
+                .join(User, User.id == ApiKey.user_id).where(ApiKey.secret_hash == digest)).first()
+        if row is None or row.revoked_at is not None or not row.active:
+            return None
+        if row.expires_at is not None and row.expires_at <= self.clock.now():
+            return None
+        principal = Principal(row.id, row.username, row.role, row.department_id, row.grid_id)
+        ttl = self.ttl_s
+        if row.expires_at is not None:  # never cache past the expiry
+            ttl = min(ttl, (row.expires_at - self.clock.now()).total_seconds())
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[digest] = (time.monotonic() + ttl, principal)
+        return principal
+
+    def forget_all(self) -> None:
+        """After a revocation or a user change."""
+        with self._lock:
+            self._cache.clear()
+
+
+api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="APIKey",
+                              description="An API key (`gridsight api create-key`), e.g. the pipeline's ingest key.")
+bearer_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False, scheme_name="OAuth2",
+                                     description="Username and password -> bearer token (8 hours). "
+                                                 "`Authorization: Bearer <API key>` works too.")
+
+
+def current_principal(request: Request, api_key: str | None = Security(api_key_scheme),
+                      bearer: str | None = Security(bearer_scheme)) -> Principal:
+    secret = api_key or bearer
+    if not secret:
+        raise HTTPException(401, "not authenticated: send X-API-Key or Authorization: Bearer",
+                            headers={"WWW-Authenticate": "Bearer"})
+    principal = request.app.state.auth.authenticate(secret)
+    if principal is None:
+        raise HTTPException(401, "invalid, expired or revoked credentials", headers={"WWW-Authenticate": "Bearer"})
+    return principal
+
+
+_requirements: dict[str, object] = {}
+
+
+def require(permission: str):
+    """Dependency: the caller, if its role has ``permission`` (403 otherwise)."""
+    if permission not in PERMISSIONS:
+        raise KeyError(permission)
+    if permission not in _requirements:
+        roles = PERMISSIONS[permission]
+
+        def dependency(principal: Principal = Depends(current_principal)) -> Principal:
+            if principal.role not in roles:
+                raise HTTPException(403, f"role {principal.role} may not do this ({permission}); "
+                                         f"allowed roles: {', '.join(sorted(roles))}")
+            return principal
+
+        dependency.__name__ = f"require_{permission.replace('.', '_')}"
+        _requirements[permission] = dependency
+    return Depends(_requirements[permission])

@@ -1,0 +1,103 @@
+"""``POST /api/v1/detect``: upload images, get detections, and (unless ``create_tickets=false``)
+the incidents and tickets they make."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from sqlalchemy import select
+
+from api.auth import Principal, require
+from api.db.models import Camera, Zone
+from api.schemas.incidents import DetectionIn, EvidenceRef, IncidentIn, Location
+from api.services.errors import Invalid, Unavailable
+from api.services.evidence import annotate, decode_bgr, encode_jpeg, read_image, store_evidence
+from api.services.incidents import ingest_incident
+from api.services.notify import commit
+from api.services.uploads import incident_key, upload_incidents
+from api.state import ServiceState
+
+router = APIRouter(prefix="/api/v1", tags=["detect"])
+MAX_FILES = 8
+
+
+@router.post("/detect", summary="Detect objects in uploaded images; make incidents and tickets",
+             responses={413: {"description": "a file is over the byte or pixel limit"},
+                        422: {"description": "not an image (content is sniffed), bad field"},
+                        503: {"description": "no detector model could be loaded"}})
+def detect(request: Request,
+           files: list[UploadFile] = File(..., description=f"JPEG, PNG or WebP images (up to {MAX_FILES})"),
+           camera_id: str | None = Form(None, max_length=64, description="camera the pictures come from "
+                                        "(its location and zones apply)"),
+           lat: float | None = Form(None, ge=-90, le=90),
+           lon: float | None = Form(None, ge=-180, le=180),
+           address: str | None = Form(None, max_length=500),
+           create_tickets: bool = Form(True, description="false: detections only, nothing stored"),
+           create_tickets_query: bool | None = Query(None, alias="create_tickets"),
+           principal: Principal = require("detect")) -> dict:
+    gs: ServiceState = request.app.state.gs
+    if create_tickets_query is False:
+        create_tickets = False
+    if not 1 <= len(files) <= MAX_FILES:
+        raise Invalid(("body", "files"), f"send 1 to {MAX_FILES} images")
+    if (lat is None) != (lon is None):
+        raise Invalid(("body", "lat" if lat is None else "lon"), "give both lat and lon, or neither")
+    images = [read_image(f.file, f.filename or f"file{i}", "files", gs.settings.upload_max_bytes,
+                         gs.settings.upload_max_pixels) for i, f in enumerate(files)]
+    frames = [decode_bgr(im) for im in images]
+
+    zones: list = []
+    if camera_id:
+        with gs.sessions() as session:
+            if session.get(Camera, camera_id) is None:
+                raise Invalid(("body", "camera_id"), f"no camera {camera_id!r}")
+            zones = list(session.scalars(select(Zone).where(Zone.camera_id == camera_id)))
+    with gs.detector_lock:
+        try:
+            detector = gs.get_detector()
+        except Exception as exc:
+            raise Unavailable(f"no detector: {exc}") from None
+        results = detector.detect(frames)
+
+    location = Location(lat=lat, lon=lon, address=address) if lat is not None else None
+    out = []
+    plans = []
+    for image, frame, dets in zip(images, frames, results):
+        found = dets.to_list()
+        incidents = upload_incidents(found, gs.rules, zones, image.width, image.height)
+        out.append({"filename": image.name, "sha256": image.sha256, "width": image.width, "height": image.height,
+                    "detections": found,
+                    "incidents": [{"key": incident_key(image.sha256, i["issue_type"], i["zone_id"]),
+                                   "issue_type": i["issue_type"], "zone_id": i["zone_id"], "score": i["score"]}
+                                  for i in incidents],
+                    "tickets": []})
+        if create_tickets and incidents:
+            plans.append((out[-1], image, frame, incidents))
+    if plans:
+        _make_tickets(gs, plans, camera_id, location, principal)
+    return {"detector": {"backend": getattr(detector, "backend", None), "imgsz": getattr(detector, "imgsz", None),
+                         "classes": len(getattr(detector, "names", {}) or {})},
+            "create_tickets": create_tickets, "images": out}
+
+
+def _make_tickets(gs: ServiceState, plans: list, camera_id: str | None, location: Location | None,
+                  principal: Principal) -> None:
+    now = gs.clock.now()
+    incidents: list[tuple[dict, IncidentIn]] = []
+    for entry, image, frame, found in plans:  # blobs first: content-addressed, harmless if the DB fails
+        raw = EvidenceRef(**store_evidence(gs.store, image.data, image.content_type, "raw"))
+        for inc in found:
+            drawn = encode_jpeg(annotate(frame, inc["detections"]))
+            annotated = EvidenceRef(**store_evidence(gs.store, drawn, "image/jpeg", "annotated"))
+            incidents.append((entry, IncidentIn(
+                key=incident_key(image.sha256, inc["issue_type"], inc["zone_id"]), seq=1, event="open",
+                issue_type=inc["issue_type"], source="upload", camera_id=camera_id, zone_id=inc["zone_id"],
+                first_seen=now, last_seen=now, score=inc["score"],
+                detections=[DetectionIn(**d) for d in inc["detections"]], evidence=[annotated, raw],
+                location=location)))
+    with gs.sessions() as session:  # one transaction for every ticket of the request
+        for entry, inc in incidents:
+            r = ingest_incident(session, inc, principal, now, gs.rules, gs.grids)
+            entry["tickets"].append({"ticket_id": r.ticket_id, "number": r.number, "status": r.status,
+                                     "created": r.created})
+        commit(session)
+

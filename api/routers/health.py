@@ -1,0 +1,34 @@
+"""``/healthz`` (the process answers) and ``/readyz`` (database and object store reachable)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="Liveness: the process answers")
+def healthz() -> dict:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: database and object store reachable",
+            responses={503: {"description": "a dependency is down; the body says which and why"}})
+def readyz(request: Request):
+    gs = request.app.state.gs
+    checks: dict[str, str] = {}
+    try:
+        with gs.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # report, never raise: this is the health answer
+        checks["database"] = f"error: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+    try:
+        gs.store.health()
+        checks["object_store"] = "ok"
+    except Exception as exc:
+        checks["object_store"] = f"error: {type(exc).__name__}: {str(exc)[:200]}"
+    ok = all(v == "ok" for v in checks.values())
+    return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)

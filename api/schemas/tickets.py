@@ -1,0 +1,160 @@
+"""Ticket bodies: what the API returns, what transitions take, and the list filters.
+
+:func:`ticket_filters` is a FastAPI dependency parsing the shared list filters (status, type,
+severity, grid, department, camera, time range, bbox, overdue) into
+:class:`~api.services.tickets.TicketFilters`; the GeoJSON and Open311 routers reuse it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import Query
+from pydantic import AwareDatetime, BaseModel, Field
+
+from api.schemas.incidents import Location
+from api.services.errors import Invalid
+from api.services.tickets import TicketFilters
+
+Status = Literal["new", "dispatched", "in_progress", "resolved", "verified", "closed", "reopened",
+                 "rejected", "duplicate"]
+Severity = Literal["low", "medium", "high", "critical"]
+
+
+class EvidenceOut(BaseModel):
+    kind: str
+    object_key: str
+    sha256: str | None = None
+    content_type: str = "image/jpeg"
+    url: str = Field(description="GET it for the image (image/jpeg)")
+
+
+class DetectionOut(BaseModel):
+    class_name: str
+    score: float
+    box: list[float]
+    track_id: int | None = None
+
+
+class TicketOut(BaseModel):
+    id: int
+    number: str = Field(examples=["GS-2026-000123"])
+    dedup_key: str
+    seq: int
+    issue_type: str
+    category_code: str
+    name_en: str
+    name_zh: str
+    severity: str
+    status: str
+    source: str
+    camera_id: str | None
+    zone_id: str | None
+    job_id: str | None
+    location: Location | None
+    grid_id: str | None
+    department_id: str | None
+    assignee_id: int | None
+    detected_at: str
+    last_seen_at: str
+    created_at: str
+    updated_at: str
+    dispatched_at: str | None
+    due_at: str | None
+    resolved_at: str | None
+    verified_at: str | None
+    closed_at: str | None
+    escalated_at: str | None
+    overdue: bool
+    reopen_count: int
+    duplicate_of_id: int | None
+    reason: str | None
+    incident_state: str
+    score: float
+    detections: list[DetectionOut]
+    evidence: list[EvidenceOut]
+
+
+class TicketPage(BaseModel):
+    items: list[TicketOut]
+    total: int | None
+    limit: int
+    offset: int
+
+
+class EventOut(BaseModel):
+    id: int
+    at: str
+    actor: str
+    action: str
+    from_status: str | None
+    to_status: str | None
+    note: str | None
+    data: dict | None
+
+
+class FeedbackOut(BaseModel):
+    id: int
+    at: str
+    author: str
+    role: str
+    note: str | None
+    rating: int | None
+    photos: list[str]
+
+
+class NoteIn(BaseModel):
+    note: str | None = Field(None, max_length=4000)
+
+
+class DispatchIn(NoteIn):
+    department_id: str | None = Field(None, max_length=64, description="default: the routed department")
+    assignee_id: int | None = Field(None, description="a handler of that department")
+
+
+class RejectIn(NoteIn):
+    reason: str = Field(min_length=1, max_length=4000, description="why this is a false positive")
+
+
+class DuplicateIn(NoteIn):
+    duplicate_of: str = Field(min_length=1, max_length=32, description="id or number of the original ticket")
+
+
+class EvidenceUrl(BaseModel):
+    url: str
+    expires_at: str
+    content_type: str
+
+
+def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
+    if not bbox:
+        return None
+    try:
+        parts = [float(v) for v in bbox.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) != 4:
+        raise Invalid(("query", "bbox"), "bbox is min_lon,min_lat,max_lon,max_lat (four numbers)")
+    min_lon, min_lat, max_lon, max_lat = parts
+    if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
+        raise Invalid(("query", "bbox"), "bbox must be min_lon,min_lat,max_lon,max_lat with min <= max")
+    return min_lon, min_lat, max_lon, max_lat
+
+
+def ticket_filters(
+    status: list[Status] | None = Query(None, description="repeat for several"),
+    issue_type: list[str] | None = Query(None, alias="type", description="issue type key; repeat for several"),
+    severity: list[Severity] | None = Query(None),
+    grid: str | None = Query(None, max_length=64),
+    department: str | None = Query(None, max_length=64),
+    camera: str | None = Query(None, max_length=64),
+    created_from: AwareDatetime | None = Query(None, alias="from", description="created at or after (ISO 8601)"),
+    created_to: AwareDatetime | None = Query(None, alias="to", description="created before (ISO 8601)"),
+    bbox: str | None = Query(None, description="min_lon,min_lat,max_lon,max_lat", examples=["121.46,31.22,121.49,31.24"]),
+    overdue: bool | None = Query(None),
+) -> TicketFilters:
+    if created_from and created_to and created_to <= created_from:
+        raise Invalid(("query", "to"), "`to` must be after `from`")
+    return TicketFilters(status=status, issue_type=issue_type, severity=severity, grid_id=grid,
+                         department_id=department, camera_id=camera, created_from=created_from,
+                         created_to=created_to, bbox=parse_bbox(bbox), overdue=overdue)

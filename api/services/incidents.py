@@ -1,0 +1,152 @@
+"""Incidents in, tickets out: the idempotent upsert behind ``POST /api/v1/incidents``.
+
+One ticket per incident ``key``, whatever the concurrency: creation is a single
+``INSERT ... ON CONFLICT (dedup_key) DO NOTHING RETURNING`` and an update is a single
+``UPDATE ... WHERE dedup_key = :key AND seq < :seq RETURNING`` (stale or redelivered messages
+change nothing). Both are row-atomic on PostgreSQL and SQLite, so 50 concurrent posts of one
+key make one ticket and apply each newer ``seq`` at most once. An ``open`` message tries the
+insert first, ``update``/``close`` the update first: one statement in the common case.
+
+An update replaces the evidence and detections when its score is at least the best so far
+(the pipeline sends its best snapshot), moves ``last_seen`` forward and records a history
+event. If the camera still sees a problem that was marked resolved, the ticket is reopened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, case, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from api.auth import Principal
+from api.db.models import Camera, Ticket, TicketEvent, ticket_number
+from api.db.types import JSONType
+from api.schemas.incidents import IncidentIn
+from api.services.errors import Invalid
+from api.services.lifecycle import transition
+from api.services.notify import queue_event
+from api.services.rules import DispatchRules, GridIndex
+from api.services.tickets import ticket_to_dict
+
+RECHECK_ACTOR = "system:recheck"
+DISPATCH_ACTOR = "system:dispatch"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    ticket_id: int
+    number: str
+    status: str
+    created: bool
+
+
+def ingest_incident(session: Session, inc: IncidentIn, actor: Principal, now: datetime, rules: DispatchRules,
+                    grids: GridIndex) -> IngestResult:
+    """Create or update the ticket of ``inc.key`` in the session's transaction (not committed)."""
+    itype = rules.issue_type(inc.issue_type)
+    if itype is None:
+        raise Invalid(("body", "issue_type"), f"unknown issue type {inc.issue_type!r}; known: "
+                                              f"{', '.join(sorted(rules.issue_types))}")
+    created = False
+    ticket = None
+    # open: insert first; update/close: update first. A lost insert race falls back to the update.
+    steps = ("create", "update") if inc.event == "open" else ("update", "create", "update")
+    for step in steps:
+        if step == "create":
+            ticket = _create(session, inc, itype, actor, now, rules, grids)
+            created = ticket is not None
+        else:
+            ticket = _update(session, inc, actor, now, rules)
+        if ticket is not None:
+            return IngestResult(ticket.id, ticket.number, ticket.status, created)
+    # neither created nor updated: the key exists with a seq at or above this one (a redelivery)
+    row = session.execute(select(Ticket.id, Ticket.created_at, Ticket.status)
+                          .where(Ticket.dedup_key == inc.key)).one()
+    return IngestResult(row.id, ticket_number(row.created_at.year, row.id), row.status, False)
+
+
+def _insert_for(session: Session):
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def _create(session: Session, inc: IncidentIn, itype, actor: Principal, now: datetime, rules: DispatchRules,
+            grids: GridIndex) -> Ticket | None:
+    lat = lon = address = None
+    if inc.location is not None:
+        lat, lon, address = inc.location.lat, inc.location.lon, inc.location.address
+    elif inc.camera_id:
+        cam = session.execute(select(Camera.lat, Camera.lon, Camera.address)
+                              .where(Camera.id == inc.camera_id)).first()
+        if cam is not None:
+            lat, lon, address = cam.lat, cam.lon, cam.address
+    severity = inc.severity or itype.severity
+    auto = rules.auto_dispatches(inc.issue_type)
+    first_seen = inc.first_seen or now
+    values = dict(
+        dedup_key=inc.key, seq=inc.seq, issue_type=inc.issue_type,
+        category_code=inc.category_code or itype.category, name_en=inc.name_en or itype.name_en,
+        name_zh=inc.name_zh or itype.name_zh, severity=severity, status="dispatched" if auto else "new",
+        source=inc.source, camera_id=inc.camera_id, zone_id=inc.zone_id, job_id=inc.job_id,
+        lat=lat, lon=lon, address=address, grid_id=grids.grid_at(lat, lon),
+        department_id=rules.department_for(inc.issue_type), detected_at=first_seen,
+        last_seen_at=inc.last_seen or first_seen, created_at=now, updated_at=now,
+        dispatched_at=now if auto else None, due_at=now + rules.sla_for(inc.issue_type, severity),
+        overdue=False, reopen_count=0, incident_state="closed" if inc.event == "close" else "open",
+        score=inc.score, detections=[d.model_dump() for d in inc.detections],
+        evidence=[e.model_dump() for e in inc.evidence],
+    )
+    stmt = (_insert_for(session)(Ticket).values(**values)
+            .on_conflict_do_nothing(index_elements=["dedup_key"]).returning(Ticket))
+    ticket = session.scalars(stmt, execution_options={"populate_existing": True}).first()
+    if ticket is None:
+        return None
+    session.add(TicketEvent(ticket_id=ticket.id, at=now, actor=actor.username, action="created",
+                            from_status=None, to_status="new", note=f"incident {inc.key} ({inc.event})",
+                            data={"seq": inc.seq, "source": inc.source, "camera_id": inc.camera_id}))
+    if auto:
+        session.add(TicketEvent(ticket_id=ticket.id, at=now, actor=DISPATCH_ACTOR, action="dispatch",
+                                from_status="new", to_status="dispatched",
+                                note="auto-dispatched by configs/dispatch.yaml",
+                                data={"department_id": ticket.department_id}))
+    queue_event(session, "ticket.created", ticket_to_dict(ticket))
+    return ticket
+
+
+def _update(session: Session, inc: IncidentIn, actor: Principal, now: datetime,
+            rules: DispatchRules) -> Ticket | None:
+    better = inc.score >= Ticket.score
+    values: dict = {
+        "seq": inc.seq,
+        "updated_at": now,
+        "incident_state": "closed" if inc.event == "close" else "open",
+        "score": case((better, inc.score), else_=Ticket.score),
+    }
+    if inc.last_seen is not None:
+        values["last_seen_at"] = case((Ticket.last_seen_at < inc.last_seen, inc.last_seen), else_=Ticket.last_seen_at)
+    if inc.evidence:
+        values["evidence"] = case((better, literal([e.model_dump() for e in inc.evidence], JSONType)),
+                                  else_=Ticket.evidence)
+    if inc.detections:
+        values["detections"] = case((better, literal([d.model_dump() for d in inc.detections], JSONType)),
+                                    else_=Ticket.detections)
+    stmt = (update(Ticket).where(and_(Ticket.dedup_key == inc.key, Ticket.seq < inc.seq)).values(**values)
+            .returning(Ticket))
+    ticket = session.scalars(stmt, execution_options={"synchronize_session": False,
+                                                      "populate_existing": True}).first()
+    if ticket is None:
+        return None
+    session.add(TicketEvent(ticket_id=ticket.id, at=now, actor=actor.username, action=f"incident_{inc.event}",
+                            from_status=ticket.status, to_status=ticket.status,
+                            note=None, data={"seq": inc.seq, "score": inc.score,
+                                             "last_seen": inc.last_seen.isoformat() if inc.last_seen else None}))
+    if (ticket.status == "resolved" and inc.event != "close" and inc.source == "camera"
+            and inc.last_seen is not None and ticket.resolved_at is not None and inc.last_seen > ticket.resolved_at):
+        transition(session, ticket, "reopen", RECHECK_ACTOR, now, rules,
+                   note="the camera still sees the problem after it was marked resolved")
+    else:
+        queue_event(session, "ticket.updated", ticket_to_dict(ticket))
+    return ticket
