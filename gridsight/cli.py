@@ -17,7 +17,7 @@ from gridsight.errors import UserError
 from gridsight.logs import setup_logging
 from gridsight.settings import get_settings
 
-AREAS = ("models.cli", "models.train_cli", "pipeline.cli", "api.cli")
+AREAS = ("models.cli", "models.train_cli", "pipeline.cli", "pipeline.distributed.cli", "api.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
