@@ -169,6 +169,11 @@ class Outbox:
                                    "WHERE state='pending'").fetchone()
         return None if row[0] is None else max(0.0, row[0] - time.time())
 
+    def counts(self) -> dict[str, int]:
+        """Deliveries by state."""
+        with self._lock:
+            return dict(self._db.execute("SELECT state, COUNT(*) FROM deliveries GROUP BY state").fetchall())
+
     def log(self, limit: int = 100, event_id: str | None = None) -> list[dict]:
         """The delivery log, newest first."""
         sql = ("SELECT d.id, d.event_id, e.name, e.number, e.topic, d.target, d.subscription_id, d.state, "

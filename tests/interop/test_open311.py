@@ -1,0 +1,135 @@
+"""Open311 GeoReport v2: services from configs/issues.yaml, requests round trip, statuses mapped."""
+
+from __future__ import annotations
+
+import yaml
+
+from gridsight.paths import CONFIGS_DIR
+from tests.interop.conftest import NORTH_WEST, SOUTH_EAST, jpeg
+
+BASE = "/open311/v2"
+
+
+def file_request(api, role="operator", **fields):
+    form = {"api_key": api.keys[role], "service_code": "garbage", "lat": str(NORTH_WEST["lat"]),
+            "long": str(NORTH_WEST["lon"]), "address_string": "1 North-west Road",
+            "description": "Overflowing bins next to the bus stop", **fields}
+    return api.client.post(f"{BASE}/requests.json", data={k: v for k, v in form.items() if v is not None})
+
+
+def get_requests(api, role="viewer", **params):
+    r = api.client.get(f"{BASE}/requests.json", params={"api_key": api.keys[role], **params})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_services_are_the_issue_types(api):
+    issue_types = yaml.safe_load((CONFIGS_DIR / "issues.yaml").read_text())["issue_types"]
+    r = api.client.get(f"{BASE}/services.json")
+    assert r.status_code == 200
+    services = {s["service_code"]: s for s in r.json()}
+    assert set(services) == set(issue_types)
+    for code, t in issue_types.items():
+        s = services[code]
+        assert s["service_name"] == t["name_en"] and s["group"] == t["category"]
+        assert t["name_zh"] in s["description"] and s["metadata"] is False and s["type"] == "realtime"
+    assert api.client.get(f"{BASE}/services/garbage.json").json() == {"service_code": "garbage", "attributes": []}
+    assert api.client.get(f"{BASE}/services/nope.json").status_code == 404
+
+
+def test_filed_request_round_trips_through_the_ticket_lifecycle(api):
+    r = file_request(api)
+    assert r.status_code == 201, r.text
+    [answer] = r.json()
+    number = answer["service_request_id"]
+    assert number.startswith("GS-")
+
+    # it is a real ticket: in the ticket API, routed to the department and grid
+    ticket = api.client.get(f"/api/v1/tickets/{number}", headers=api.h("viewer")).json()
+    assert (ticket["issue_type"], ticket["source"], ticket["grid_id"], ticket["department_id"]) == \
+        ("garbage", "upload", "grid-north-west", "sanitation")
+
+    [req] = api.client.get(f"{BASE}/requests/{number}.json", params={"api_key": api.keys["viewer"]}).json()
+    assert req["service_request_id"] == number and req["service_code"] == "garbage"
+    assert req["status"] == "open" and req["status_notes"] == ticket["status"].replace("_", " ")
+    assert req["description"] == "Overflowing bins next to the bus stop"
+    assert req["agency_responsible"] == "Sanitation Department"
+    assert (req["lat"], req["long"], req["address"]) == (NORTH_WEST["lat"], NORTH_WEST["lon"], "1 North-west Road")
+    assert req["requested_datetime"] == ticket["created_at"] and req["expected_datetime"] == ticket["due_at"]
+    assert req["media_url"] is None
+
+    if ticket["status"] == "new":
+        api.act(number, "dispatch")
+    api.act(number, "start")
+    [req] = get_requests(api, service_request_id=number)
+    assert (req["status"], req["status_notes"]) == ("open", "in progress")
+    api.act(number, "resolve", note="bins emptied")
+    [req] = get_requests(api, service_request_id=number)
+    assert (req["status"], req["status_notes"]) == ("closed", "resolved")
+
+
+def test_rejected_and_camera_tickets_map_to_closed_and_media_url(api):
+    camera = api.incident("illegal_parking", SOUTH_EAST, evidence=jpeg())
+    bogus = api.incident("garbage", NORTH_WEST)
+    api.act(bogus["number"], "reject", reason="a shadow, not garbage")
+
+    [req] = get_requests(api, service_request_id=bogus["number"])
+    assert (req["status"], req["status_notes"]) == ("closed", "rejected: a shadow, not garbage")
+    [req] = get_requests(api, service_request_id=camera["number"])
+    assert req["status"] == "open" and req["agency_responsible"] == "Traffic Police"
+    assert "seen by camera cam-t" in req["description"]
+    assert req["media_url"].startswith("http://testserver/api/v1/tickets/")
+    img = api.client.get(req["media_url"], headers=api.h("viewer"))
+    assert img.status_code == 200 and img.content == jpeg()
+
+
+def test_requests_filters(api):
+    garbage = file_request(api).json()[0]["service_request_id"]
+    fire = file_request(api, service_code="fire", lat=str(SOUTH_EAST["lat"]), long=str(SOUTH_EAST["lon"])
+                        ).json()[0]["service_request_id"]
+    closed = api.incident("garbage", NORTH_WEST)["number"]
+    api.act(closed, "reject", reason="nothing there")
+
+    ids = lambda reqs: {r["service_request_id"] for r in reqs}  # noqa: E731
+    assert ids(get_requests(api)) == {garbage, fire, closed}
+    assert ids(get_requests(api, service_code="fire")) == {fire}
+    assert ids(get_requests(api, service_code="fire,garbage")) == {garbage, fire, closed}
+    assert ids(get_requests(api, status="open")) == {garbage, fire}
+    assert ids(get_requests(api, status="closed")) == {closed}
+    assert ids(get_requests(api, service_request_id=f"{fire},{closed},GS-2026-999999")) == {fire, closed}
+    assert ids(get_requests(api, start_date="2000-01-01T00:00:00Z", end_date="2000-02-01T00:00:00Z")) == set()
+    assert ids(get_requests(api, start_date="2000-01-01T00:00:00Z")) == {garbage, fire, closed}
+    page1 = get_requests(api, page_size=2, page=1)
+    page2 = get_requests(api, page_size=2, page=2)
+    assert len(page1) == 2 and len(page2) == 1 and ids(page1) | ids(page2) == {garbage, fire, closed}
+    # scope: a grid officer of the north-west grid sees its grid's requests only
+    assert ids(get_requests(api, role="grid_officer")) == {garbage, closed}
+
+
+def test_errors_follow_the_open311_shape(api):
+    def err(r, code, *words):
+        assert r.status_code == code, r.text
+        [e] = r.json()
+        assert e["code"] == code and all(w in e["description"] for w in words), e
+
+    err(file_request(api, service_code=None), 400, "service_code is required")
+    err(file_request(api, service_code="potholes"), 400, "unknown service_code")
+    err(file_request(api, lat=None, long=None, address_string=None), 400, "location is required")
+    err(file_request(api, lat=None, long=None), 400, "send lat and long")
+    err(file_request(api, lat="north"), 400, "numbers")
+    err(file_request(api, lat="123"), 400, "lat")
+    err(file_request(api, api_key=None), 401, "api_key")
+    err(file_request(api, api_key="gsk_wrong"), 401, "invalid")
+    err(file_request(api, role="viewer"), 403, "viewer")
+    err(api.client.get(f"{BASE}/requests.json"), 401, "api_key")
+    err(api.client.get(f"{BASE}/requests.json", params={"api_key": api.keys["ingest"]}), 403, "ingest")
+    err(api.client.get(f"{BASE}/requests/GS-2026-999999.json", params={"api_key": api.keys["viewer"]}), 404, "no ticket")
+    err(api.client.get(f"{BASE}/requests.json", params={"api_key": api.keys["viewer"], "status": "pending"}), 400, "status")
+    err(api.client.get(f"{BASE}/requests.json", params={"api_key": api.keys["viewer"], "start_date": "yesterday"}),
+        400, "W3C")
+    err(api.client.get(f"{BASE}/requests.json", params={"api_key": api.keys["viewer"], "service_code": "x"}),
+        400, "unknown service_code")
+    # nothing was stored by the refused posts
+    assert get_requests(api) == []
+    # the usual header works as well as api_key
+    assert api.client.get(f"{BASE}/requests.json", headers=api.h("viewer")).status_code == 200
