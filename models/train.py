@@ -1,0 +1,82 @@
+"""Fine-tune the issue detector (``gridsight train``).
+
+Starts from the fine-tunable COCO checkpoint (``weights/coco-yolo11n-rebuilt.pt``). Ultralytics
+copies the COCO classification rows by class *name* into the new head (``DetectionModel.load``
+-> ``_remap_cls_by_names``), so person/car/... start from what the COCO model knew instead of a
+random layer. Checkpoints are saved every epoch (``RUN/weights/last.pt``, ``best.pt``) and a
+stopped run continues with ``--resume``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from gridsight.errors import UserError
+
+log = logging.getLogger("gridsight.train")
+
+
+@dataclass
+class Recipe:
+    data: Path
+    base: Path
+    run_dir: Path  # RUN: weights/ and results.csv go here
+    epochs: int = 12
+    imgsz: int = 416
+    batch: int = 16
+    freeze: int = 0  # first N layers frozen (10 = the whole YOLO11n backbone)
+    close_mosaic: int = 0  # last N epochs without mosaic; >= epochs means never mosaic
+    lr0: float = 0.01
+    patience: int = 100
+    device: str = "cpu"
+    seed: int = 0
+    val: bool = True
+    fraction: float = 1.0
+
+
+def last_checkpoint(run_dir: Path) -> Path:
+    return Path(run_dir) / "weights" / "last.pt"
+
+
+def train(recipe: Recipe, resume: bool = False):
+    """Run (or resume) a training run; returns the ultralytics trainer's metrics object."""
+    from ultralytics import YOLO
+
+    run_dir = Path(recipe.run_dir).expanduser().resolve()
+    if resume:
+        last = last_checkpoint(run_dir)
+        if not last.is_file():
+            raise UserError(f"nothing to resume: {last} does not exist")
+        log.info("resuming %s", last)
+        return YOLO(str(last)).train(resume=True)
+    if not Path(recipe.data).is_file():
+        raise UserError(f"dataset yaml not found: {recipe.data} (run `gridsight dataset prepare` first)")
+    if not Path(recipe.base).exists():
+        raise UserError(f"base weights not found: {recipe.base}")
+    if last_checkpoint(run_dir).exists():
+        raise UserError(f"{run_dir} already holds a run; use --resume or another --run-dir")
+    model = YOLO(str(recipe.base))
+    return model.train(
+        data=str(Path(recipe.data).resolve()), epochs=recipe.epochs, imgsz=recipe.imgsz, batch=recipe.batch,
+        freeze=recipe.freeze or None, close_mosaic=recipe.close_mosaic, lr0=recipe.lr0, patience=recipe.patience,
+        device=recipe.device, seed=recipe.seed, deterministic=True, workers=0, val=recipe.val,
+        fraction=recipe.fraction, project=str(run_dir.parent), name=run_dir.name, exist_ok=True, plots=False,
+        amp=recipe.device != "cpu", verbose=True,
+    )
+
+
+def ship(checkpoint: Path, dest: Path) -> Path:
+    """Copy a checkpoint without optimizer state (a small inference file) to ``dest``."""
+    from ultralytics.utils.torch_utils import strip_optimizer
+
+    checkpoint, dest = Path(checkpoint), Path(dest)
+    if not checkpoint.is_file():
+        raise UserError(f"checkpoint not found: {checkpoint}")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".partial")
+    if not strip_optimizer(str(checkpoint), s=str(tmp)):
+        raise UserError(f"{checkpoint} is not an ultralytics checkpoint")
+    tmp.replace(dest)  # the previous file stays until the new one is complete
+    return dest

@@ -1,0 +1,135 @@
+"""CLI: ``gridsight dataset prepare``, ``gridsight train``, ``gridsight ship-weights``, ``gridsight eval``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from gridsight.errors import UserError
+from gridsight.paths import REPO_ROOT
+
+log = logging.getLogger("gridsight.train")
+
+DEFAULT_MANIFEST = REPO_ROOT / "datasets" / "gridsight-issues.yaml"
+DEFAULT_WEIGHTS = REPO_ROOT / "models" / "weights" / "gridsight-yolo11n.pt"
+
+
+def default_dataset_dir(name: str) -> Path:
+    return Path.home() / ".cache" / "gridsight" / "datasets" / name
+
+
+def register(subparsers) -> None:
+    ds = subparsers.add_parser("dataset", help="prepare training datasets from manifests in datasets/")
+    ds_sub = ds.add_subparsers(dest="dataset_command", metavar="ACTION")
+    prep = ds_sub.add_parser("prepare", help="build the merged training set (writes outside the repo)")
+    prep.add_argument("manifest", nargs="?", type=Path, default=DEFAULT_MANIFEST,
+                      help=f"dataset manifest (default {DEFAULT_MANIFEST.relative_to(REPO_ROOT)})")
+    prep.add_argument("--out", type=Path, default=None, help="output folder (default ~/.cache/gridsight/datasets/NAME)")
+    prep.add_argument("--data", type=Path, default=None, help="shared data folder (default: settings `data`)")
+    prep.add_argument("--no-teacher", action="store_true", help="skip the COCO teacher's pseudo-labels")
+    prep.set_defaults(func=cmd_prepare)
+    ds.set_defaults(func=lambda a: (ds.print_help(), 2)[1])
+
+    tr = subparsers.add_parser("train", help="fine-tune the issue detector (resumable)")
+    tr.add_argument("--data", type=Path, help="dataset yaml (default: the prepared default set's data.yaml)")
+    tr.add_argument("--base", type=Path, default=None, help="start weights (default: DATA/weights/coco-yolo11n-rebuilt.pt)")
+    tr.add_argument("--run-dir", type=Path, default=None, help="where checkpoints go (default ~/.cache/gridsight/runs/issues)")
+    tr.add_argument("--epochs", type=int, default=12)
+    tr.add_argument("--imgsz", type=int, default=416)
+    tr.add_argument("--batch", type=int, default=16)
+    tr.add_argument("--freeze", type=int, default=0, help="freeze the first N layers (10 = YOLO11n backbone)")
+    tr.add_argument("--close-mosaic", type=int, default=None, help="epochs at the end without mosaic (default: all)")
+    tr.add_argument("--lr0", type=float, default=0.01)
+    tr.add_argument("--device", default="cpu", help="cpu, 0 (first GPU), ...")
+    tr.add_argument("--fraction", type=float, default=1.0, help="use this fraction of the training images")
+    tr.add_argument("--no-val", action="store_true", help="skip validation after each epoch")
+    tr.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last.pt")
+    tr.set_defaults(func=cmd_train)
+
+    sh = subparsers.add_parser("ship-weights", help="strip a checkpoint's optimizer state and copy it to models/weights/")
+    sh.add_argument("checkpoint", type=Path)
+    sh.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS)
+    sh.set_defaults(func=cmd_ship)
+
+    ev = subparsers.add_parser("eval", help="evaluate a model on a YOLO-format dataset (classes matched by name)")
+    ev.add_argument("data_yaml", type=Path)
+    ev.add_argument("--model", default=None, help="weights path or registry name (default: the registry default)")
+    ev.add_argument("--imgsz", type=int, default=None, help="default: the model's registry imgsz, else settings")
+    ev.add_argument("--classes", default=None, help="comma-separated class names to evaluate (default: all matched)")
+    ev.add_argument("--conf", type=float, default=0.001)
+    ev.add_argument("--batch", type=int, default=8)
+    ev.add_argument("--device", default="cpu")
+    ev.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
+    ev.set_defaults(func=cmd_eval)
+
+
+def _data_dir(arg: Path | None) -> Path:
+    from gridsight.settings import get_settings
+
+    return Path(arg or get_settings().data)
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from models.dataset_prep import load_manifest, prepare, ultralytics_teacher
+
+    manifest = load_manifest(args.manifest)
+    data_dir = _data_dir(args.data)
+    if not data_dir.is_dir():
+        raise UserError(f"shared data folder not found: {data_dir} (set GRIDSIGHT_DATA or --data)")
+    out = args.out or default_dataset_dir(manifest.name)
+    teacher = None
+    if not args.no_teacher:
+        t = manifest.teacher
+        weights = Path(t.get("weights", "weights/coco-yolo11n-int8_openvino_model"))
+        teacher = ultralytics_teacher(weights if weights.is_absolute() else data_dir / weights,
+                                      int(t.get("imgsz", 640)), float(t.get("conf", 0.35)))
+    report = prepare(manifest, data_dir, out, teacher)
+    for split, s in report["splits"].items():
+        print(f"{split:10s} {s['images']:5d} images  {s['by_source']}  boxes {s['boxes']}")
+    print(f"teacher boxes: {report['teacher_boxes']}")
+    print(f"prepared {out}  (train with: gridsight train --data {out / 'data.yaml'})")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import os
+    import sys
+
+    if "ultralytics" not in sys.modules:
+        os.environ["YOLO_VERBOSE"] = "True"  # progress bars and per-epoch tables while training
+    from models.train import Recipe, train
+
+    data_dir = _data_dir(None)
+    data = args.data or default_dataset_dir("gridsight-issues") / "data.yaml"
+    run_dir = args.run_dir or Path.home() / ".cache" / "gridsight" / "runs" / "issues"
+    recipe = Recipe(
+        data=data, base=args.base or data_dir / "weights" / "coco-yolo11n-rebuilt.pt", run_dir=run_dir,
+        epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, freeze=args.freeze,
+        close_mosaic=args.epochs if args.close_mosaic is None else args.close_mosaic, lr0=args.lr0,
+        device=args.device, val=not args.no_val, fraction=args.fraction,
+    )
+    train(recipe, resume=args.resume)
+    print(f"checkpoints in {Path(run_dir).expanduser() / 'weights'}")
+    return 0
+
+
+def cmd_ship(args: argparse.Namespace) -> int:
+    from models.train import ship
+
+    dest = ship(args.checkpoint, args.out)
+    print(f"shipped {dest} ({dest.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from models.evaluate import evaluate, format_table
+
+    classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
+    result = evaluate(args.data_yaml, model=args.model, imgsz=args.imgsz, classes=classes, conf=args.conf,
+                      batch=args.batch, device=args.device)
+    print(format_table(result))
+    if args.json:
+        print(json.dumps(result.as_json()))
+    return 0
