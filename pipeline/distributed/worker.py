@@ -1,0 +1,110 @@
+"""A GridSight worker process: archive segments from the Celery queue, live cameras by lease.
+
+``gridsight worker --concurrency N --device cuda:0`` runs a Celery worker on the ``gridsight``
+queue. One process (``--concurrency 1``, the solo pool) runs one segment at a time with one
+detector; ``N > 1`` forks N processes (prefork pool), each loading its own detector after the
+fork. With ``--cameras FILE --capacity K`` it also watches up to K live cameras of that file,
+claimed through leases (:mod:`.leases`) and run by the pipeline's
+:class:`~pipeline.runtime.Pipeline` (one detector, batched across the cameras, durable outbox).
+Every claim and release is appended to ``gs:watchlog`` (operations, and the failover tests).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+
+log = logging.getLogger("gridsight.worker")
+WATCHLOG = "gs:watchlog"
+
+
+class LiveCameras:
+    """Starts and stops the pipeline's processing of leased cameras in this process."""
+
+    def __init__(self, cameras_file: str, worker_id: str, detector_spec: str | None, device: str, r) -> None:
+        from pipeline.cameras import load_cameras
+
+        self.cameras = {c.id: c for c in load_cameras(cameras_file)}
+        self.worker_id, self.detector_spec, self.device, self.r = worker_id, detector_spec, device, r
+        self.pipeline = None
+        self.running: dict[str, object] = {}
+        self.lock = threading.Lock()
+
+    def ids(self) -> list[str]:
+        return list(self.cameras)
+
+    def _pipeline(self):
+        if self.pipeline is None:
+            from pipeline.distributed.segment import load_job_detector
+            from pipeline.runtime import Pipeline, PipelineOptions
+
+            det = load_job_detector(self.detector_spec, self.device)
+            self.pipeline = Pipeline(PipelineOptions(detector=det))
+        return self.pipeline
+
+    def _log(self, camera_id: str, event: str) -> None:
+        entry = json.dumps({"camera": camera_id, "worker": self.worker_id, "event": event, "time": time.time()})
+        pipe = self.r.pipeline()
+        pipe.rpush(WATCHLOG, entry)
+        pipe.ltrim(WATCHLOG, -10000, -1)
+        pipe.execute()
+
+    def start(self, camera_id: str) -> None:
+        from pipeline.sources import open_source
+
+        cam = self.cameras[camera_id]
+        with self.lock:
+            self._log(camera_id, "start")
+            source = open_source(cam.url, cam.id, sample_fps=cam.detect_fps, start_time=time.time())
+            self.running[camera_id] = self._pipeline().add_camera(cam, source)
+
+    def stop(self, camera_id: str) -> None:
+        with self.lock:
+            proc = self.running.pop(camera_id, None)
+            if proc is not None:
+                proc.stop()
+            self._log(camera_id, "stop")
+
+    def close(self) -> None:
+        for cam in list(self.running):
+            self.stop(cam)
+        if self.pipeline is not None:
+            self.pipeline.close(drain_s=5)
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def run_worker(concurrency: int = 1, device: str = "auto", detector: str | None = None,
+               cameras_file: str | None = None, capacity: int = 0, lease_ttl_s: float = 15.0,
+               queues: str = "gridsight", loglevel: str = "INFO") -> int:
+    os.environ["GRIDSIGHT_WORKER_DEVICE"] = device
+    if detector:
+        os.environ["GRIDSIGHT_WORKER_DETECTOR"] = detector
+    from pipeline.distributed.app import app
+    from pipeline.distributed.jobs import connect
+    from pipeline.distributed.leases import LeaseKeeper
+
+    wid = worker_id()
+    keeper = live = None
+    if cameras_file and capacity > 0:
+        r = connect()
+        live = LiveCameras(cameras_file, wid, detector, device, r)
+        keeper = LeaseKeeper(r, wid, capacity=capacity, cameras=live.ids, on_start=live.start,
+                             on_stop=live.stop, ttl_s=lease_ttl_s).start()
+    argv = ["worker", "-Q", queues, "-c", str(concurrency), "-P", "solo" if concurrency == 1 else "prefork",
+            "-n", f"{wid}@{socket.gethostname()}", "-l", loglevel, "--without-gossip", "--without-mingle",
+            "--without-heartbeat"]
+    try:
+        app.worker_main(argv)
+    finally:
+        if keeper is not None:
+            keeper.stop()
+        if live is not None:
+            live.close()
+    return 0
