@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from api.auth import Principal, check_role_scope, hash_password, issue_credential, require
 from api.db.models import ApiKey, Camera, Department, Grid, User, Zone
 from api.schemas.admin import CameraIn, DepartmentIn, GridIn, KeyIn, UserIn, UserPatch, ZoneIn
-from api.services.errors import Invalid, NotFound
+from api.services.errors import Conflict, Invalid, NotFound
 from api.services.escalation import escalate_overdue
 from api.services.notify import commit
 from api.services.registry import (
@@ -150,7 +150,11 @@ def put_department(department_id: Id, body: DepartmentIn, session: DB, principal
 
 
 @router.delete("/departments/{department_id}", status_code=204, summary="Delete a department")
-def delete_department(department_id: Id, session: DB, principal: Principal = ADMIN) -> Response:
+def delete_department(department_id: Id, session: DB, gs: GS, principal: Principal = ADMIN) -> Response:
+    routed = set(gs.rules.routing.values()) | {gs.rules.default_department}
+    if department_id in routed:
+        raise Conflict(f"department {department_id} is a routing target in configs/dispatch.yaml; "
+                       "change the routing first", None, [])
     session.delete(_get(session, Department, department_id, "department"))
     commit(session)
     return Response(status_code=204)

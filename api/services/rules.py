@@ -123,6 +123,10 @@ class DispatchRules:
                 raise ValueError(f"sla: unknown severities {sorted(bad)}")
         grids = [GridShape.make(g["id"], g.get("name", g["id"]), g["polygon"]) for g in dispatch.get("grids") or []]
         escalation = dispatch.get("escalation") or {}
+        known = {d["id"] for d in dispatch.get("departments") or []}
+        routed = set((dispatch.get("routing") or {}).values()) | {dispatch.get("default_department")} - {None}
+        if known and routed - known:
+            raise ValueError(f"routing names departments not listed under `departments`: {sorted(routed - known)}")
         return cls(issue_types=types, departments=list(dispatch.get("departments") or []),
                    routing=dict(dispatch.get("routing") or {}),
                    default_department=dispatch.get("default_department"), grids=grids,
