@@ -32,12 +32,14 @@ class LiveCameras:
         self.worker_id, self.detector_spec, self.device, self.r = worker_id, detector_spec, device, r
         self.pipeline = None
         self.running: dict[str, object] = {}
-        self.lock = threading.Lock()
+        self.pending: dict[str, threading.Event] = {}  # cameras being opened -> cancel flag
+        self.lock = threading.RLock()
 
     def ids(self) -> list[str]:
         return list(self.cameras)
 
-    def _pipeline(self):
+    def prepare(self):
+        """The pipeline (detector loaded), made once, before any camera is claimed."""
         if self.pipeline is None:
             from pipeline.distributed.segment import load_job_detector
             from pipeline.runtime import Pipeline, PipelineOptions
@@ -54,20 +56,35 @@ class LiveCameras:
         pipe.execute()
 
     def start(self, camera_id: str) -> None:
+        """Open the camera in the background: the lease keeper must keep renewing meanwhile."""
+        cancelled = threading.Event()
+        with self.lock:
+            self.pending[camera_id] = cancelled
+        threading.Thread(target=self._start, args=(camera_id, cancelled), name=f"open-{camera_id}",
+                         daemon=True).start()
+
+    def _start(self, camera_id: str, cancelled: threading.Event) -> None:
         from pipeline.sources import open_source
 
         cam = self.cameras[camera_id]
+        source = open_source(cam.url, cam.id, sample_fps=cam.detect_fps, start_time=time.time())
         with self.lock:
+            if cancelled.is_set():  # the lease went while the camera was opening
+                source.close()
+                return
+            self.pending.pop(camera_id, None)
             self._log(camera_id, "start")
-            source = open_source(cam.url, cam.id, sample_fps=cam.detect_fps, start_time=time.time())
-            self.running[camera_id] = self._pipeline().add_camera(cam, source)
+            self.running[camera_id] = self.prepare().add_camera(cam, source)
 
     def stop(self, camera_id: str) -> None:
         with self.lock:
+            cancelled = self.pending.pop(camera_id, None)
+            if cancelled is not None:
+                cancelled.set()
             proc = self.running.pop(camera_id, None)
             if proc is not None:
                 proc.stop()
-            self._log(camera_id, "stop")
+                self._log(camera_id, "stop")
 
     def close(self) -> None:
         for cam in list(self.running):
@@ -95,6 +112,7 @@ def run_worker(concurrency: int = 1, device: str = "auto", detector: str | None 
     if cameras_file and capacity > 0:
         r = connect()
         live = LiveCameras(cameras_file, wid, detector, device, r)
+        live.prepare()
         keeper = LeaseKeeper(r, wid, capacity=capacity, cameras=live.ids, on_start=live.start,
                              on_stop=live.stop, ttl_s=lease_ttl_s).start()
     argv = ["worker", "-Q", queues, "-c", str(concurrency), "-P", "solo" if concurrency == 1 else "prefork",

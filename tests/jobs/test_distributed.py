@@ -92,3 +92,36 @@ def test_sigkill_mid_job_same_tickets_none_doubled(job_env, clip, workers, ticke
     keys = [t["dedup_key"] for t in tickets]
     assert len(keys) == len(set(keys))
     assert sorted(keys) == expected
+
+
+def test_cancel_stops_the_job(job_env, clip, workers, ticket_api):
+    workers.start()
+    store, job_id = submit([clip], start_time(3), **SEGMENTED)
+    deadline = time.time() + 60
+    while time.time() < deadline and store.get(job_id).status != "running":
+        time.sleep(0.05)
+    assert store.cancel(job_id)
+    assert not store.cancel(job_id), "cancelling twice is refused"
+    time.sleep(3)
+    job = store.get(job_id)
+    assert job.status == "cancelled" and job.segments_done < job.segments_total
+    done_after_cancel = job.segments_done
+    time.sleep(2)
+    assert store.get(job_id).segments_done == done_after_cancel, "no segment runs after cancel"
+
+
+def test_missing_or_corrupt_file_fails_clearly_others_continue(job_env, clip, workers, ticket_api, tmp_path):
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
+    workers.start()
+    store, good = submit([clip], start_time(4), **SEGMENTED)
+    _, missing = submit([tmp_path / "nope.mp4"], start_time(5))
+    _, bad = submit([clip, corrupt], start_time(6))
+    for job_id, what in ((missing, "no such file"), (bad, "corrupt.mp4")):
+        job = wait_final(store, job_id)
+        assert job.status == "failed"
+        assert what in job.error, job.error
+    assert "not a readable video" in store.get(bad).error or "no decodable" in store.get(bad).error
+    job = wait_final(store, good)
+    assert job.status == "done", job.error
+    assert len(ticket_api.tickets(good)) == 2
