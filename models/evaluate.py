@@ -154,20 +154,16 @@ def remap_dataset(names: dict[int, str], images: list[Path], model_names: dict[i
 
 
 def resolve_model(model: str | None) -> tuple[str, int | None]:
-    """A weights path, or a registry name (default: the registry's default) -> (path, its imgsz)."""
-    if model and Path(model).exists():
-        return str(model), None
-    try:
-        from models.registry import resolve  # the detection runtime's registry
-    except ImportError:
-        resolve = None
-    if resolve is not None:
-        try:
-            entry = resolve(model or "default")
-            return str(entry.path), getattr(entry, "imgsz", None)
-        except (KeyError, LookupError, FileNotFoundError) as exc:
-            raise UserError(f"unknown model {model!r}: {exc}") from None
-    raise UserError(f"model not found: {model!r} (give a weights path)")
+    """A weights path or a registry name (None: the registry default) -> (weights path, its imgsz)."""
+    from models.registry import resolve_model as registry_entry
+
+    entry = registry_entry(model)
+    if entry.weights is not None and Path(entry.weights).exists():
+        return str(entry.weights), entry.imgsz
+    for art in entry.prebuilt:
+        if Path(art.path).exists():
+            return str(art.path), entry.imgsz or art.imgsz
+    raise UserError(f"model {model!r}: no weights file found")
 
 
 def evaluate(data_yaml: Path, model: str | None = None, imgsz: int | None = None, classes: list[str] | None = None,
@@ -182,10 +178,10 @@ def evaluate(data_yaml: Path, model: str | None = None, imgsz: int | None = None
     yolo = YOLO(path, task="detect")
     model_names = {int(k): str(v) for k, v in yolo.names.items()}
     mapping, missing = match_classes(names, model_names, classes)
-    if missing:
-        log.warning("classes the model lacks, skipped: %s", ", ".join(missing))
     if not mapping:
         raise UserError(f"no dataset class matches the model's classes ({', '.join(model_names.values())})")
+    if missing:
+        log.warning("classes the model lacks, skipped: %s", ", ".join(missing))
     with tempfile.TemporaryDirectory(prefix="gridsight-eval-") as tmp:
         yaml_path = remap_dataset(names, images, model_names, mapping, Path(tmp))
         metrics = yolo.val(data=str(yaml_path), imgsz=imgsz, batch=batch, conf=conf, device=device, plots=False,

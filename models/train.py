@@ -40,9 +40,17 @@ def last_checkpoint(run_dir: Path) -> Path:
     return Path(run_dir) / "weights" / "last.pt"
 
 
-def train(recipe: Recipe, resume: bool = False):
-    """Run (or resume) a training run; returns the ultralytics trainer's metrics object."""
+def train(recipe: Recipe, resume: bool = False, callbacks: dict | None = None):
+    """Run (or resume) a training run; returns the ultralytics trainer's metrics object.
+
+    ``callbacks``: ultralytics event name -> function(trainer), e.g. ``on_fit_epoch_end``.
+    """
     from ultralytics import YOLO
+
+    def with_callbacks(model):
+        for event, fn in (callbacks or {}).items():
+            model.add_callback(event, fn)
+        return model
 
     run_dir = Path(recipe.run_dir).expanduser().resolve()
     if resume:
@@ -50,14 +58,14 @@ def train(recipe: Recipe, resume: bool = False):
         if not last.is_file():
             raise UserError(f"nothing to resume: {last} does not exist")
         log.info("resuming %s", last)
-        return YOLO(str(last)).train(resume=True)
+        return with_callbacks(YOLO(str(last))).train(resume=True)
     if not Path(recipe.data).is_file():
         raise UserError(f"dataset yaml not found: {recipe.data} (run `gridsight dataset prepare` first)")
     if not Path(recipe.base).exists():
         raise UserError(f"base weights not found: {recipe.base}")
     if last_checkpoint(run_dir).exists():
         raise UserError(f"{run_dir} already holds a run; use --resume or another --run-dir")
-    model = YOLO(str(recipe.base))
+    model = with_callbacks(YOLO(str(recipe.base)))
     return model.train(
         data=str(Path(recipe.data).resolve()), epochs=recipe.epochs, imgsz=recipe.imgsz, batch=recipe.batch,
         freeze=recipe.freeze or None, close_mosaic=recipe.close_mosaic, lr0=recipe.lr0, patience=recipe.patience,

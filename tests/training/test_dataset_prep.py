@@ -1,0 +1,170 @@
+"""`gridsight dataset prepare` on a tiny generated data folder: remapping, masks -> boxes, splits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+
+from gridsight.cli import main
+from gridsight.errors import UserError
+from models.dataset_prep import (is_holdout, load_manifest, mask_to_boxes, prepare, read_yolo_labels,
+                                 remap_labels, sample_indices)
+from tests.training.conftest import write_yolo_split
+
+
+def test_mask_to_boxes_one_box_per_component_and_drops_speckle():
+    mask = np.zeros((100, 200), np.uint8)
+    mask[10:30, 20:60] = 255  # component 1: x 20..59, y 10..29
+    mask[50:100, 100:200] = 200  # component 2 touches the corner
+    mask[0:2, 190:192] = 255  # 4 px speckle: below 0.5% of 20,000 px
+    mask[80:90, 0:10] = 100  # below the threshold: not water
+    boxes = mask_to_boxes(mask, threshold=128, min_area_frac=0.005)
+    assert boxes.shape == (2, 4)
+    got = sorted(map(tuple, np.round(boxes, 4)))
+    assert got[0] == pytest.approx((40 / 200, 20 / 100, 40 / 200, 20 / 100))
+    assert got[1] == pytest.approx((150 / 200, 75 / 100, 100 / 200, 50 / 100))
+
+
+def test_remap_labels_maps_by_table_and_drops_unmapped():
+    boxes = np.array([[0, .5, .5, .1, .1], [1, .5, .5, 1, 1], [2, .2, .2, .1, .1]], np.float32)
+    out = remap_labels(boxes, {0: 10, 1: None, 2: 11})
+    assert out[:, 0].tolist() == [10, 11]
+    assert out[1, 1:].tolist() == pytest.approx([.2, .2, .1, .1])
+
+
+def test_polygon_labels_become_boxes(tmp_path):
+    p = tmp_path / "a.txt"
+    p.write_text("3 0.1 0.2 0.5 0.2 0.5 0.6 0.1 0.6\n")
+    assert read_yolo_labels(p).tolist()[0] == pytest.approx([3, 0.3, 0.4, 0.4, 0.4])
+
+
+def test_holdout_split_is_deterministic_and_near_the_fraction():
+    names = [f"{i}.jpg" for i in range(2000)]
+    first = [is_holdout(n, 0.15) for n in names]
+    assert first == [is_holdout(n, 0.15) for n in reversed(names)][::-1]
+    assert 0.12 < sum(first) / len(first) < 0.18
+    assert sample_indices(0, 10, 5) == [0, 2, 4, 6, 8]
+    assert sample_indices(5, 5, 3) == []
+
+
+def make_data_dir(root: Path) -> None:
+    # a fire-smoke-like YOLO source; image 0 of train gets only a `default` box
+    write_yolo_split(root / "fire", "train", 5, seed=3)
+    (root / "fire" / "train" / "labels" / "img0.txt").write_text("1 0.5 0.5 0.99 0.99\n")
+    write_yolo_split(root / "fire", "valid", 3, seed=4, extra_lines={0: "1 0.5 0.5 0.9 0.9\n"})
+    # a water-like mask source
+    (root / "water" / "images").mkdir(parents=True)
+    (root / "water" / "masks").mkdir(parents=True)
+    for i in range(20):
+        cv2.imwrite(str(root / "water" / "images" / f"{i}.jpg"), np.full((60, 80, 3), 90, np.uint8))
+        mask = np.zeros((60, 80), np.uint8)
+        mask[30:60, 0:40] = 255
+        cv2.imwrite(str(root / "water" / "masks" / f"{i}.png"), mask)
+    # a 40-frame clip
+    (root / "clips").mkdir()
+    writer = cv2.VideoWriter(str(root / "clips" / "street.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for i in range(40):
+        writer.write(np.full((48, 64, 3), i * 5, np.uint8))
+    writer.release()
+
+
+MANIFEST = {
+    "name": "tiny",
+    "classes": [{"name": "person", "zh": "行人", "coco": 0}, {"name": "bus", "zh": "公交车", "coco": 5},
+                {"name": "fire", "zh": "火焰"}, {"name": "smoke", "zh": "烟雾"}, {"name": "water", "zh": "积水"}],
+    "sources": [
+        {"name": "fire-smoke", "kind": "yolo", "path": "fire", "splits": {"train": "train", "val": "valid"},
+         "classes": {"Fire": "fire", "default": None, "smoke": "smoke"}, "class_ids": ["Fire", "default", "smoke"],
+         "drop_images_only_dropped": True},
+        {"name": "water", "kind": "masks", "path": "water", "class": "water", "val_fraction": 0.3},
+        {"name": "street", "kind": "video", "videos": [{"path": "clips/street.avi", "train": 6, "holdout": 4}],
+         "train_until": 0.7, "holdout_from": 0.75},
+    ],
+}
+
+
+@pytest.fixture()
+def prepared(tmp_path):
+    data = tmp_path / "data"
+    make_data_dir(data)
+    manifest_path = tmp_path / "tiny.yaml"
+    manifest_path.write_text(yaml.safe_dump(MANIFEST, allow_unicode=True))
+    out = tmp_path / "out"
+    report = prepare(load_manifest(manifest_path), data, out, teacher=None, progress=False)
+    return out, report, manifest_path, data
+
+
+def test_prepare_remaps_drops_and_splits(prepared):
+    out, report, _, _ = prepared
+    splits = report["splits"]
+    # train image 0 had only a `default` box: dropped; the others kept
+    assert splits["train"]["by_source"]["fire-smoke"] == 4
+    assert splits["val"]["by_source"]["fire-smoke"] == 3
+    assert splits["train"]["by_source"]["water"] + splits["val"]["by_source"]["water"] == 20
+    assert splits["val"]["by_source"]["water"] > 0
+    assert splits["train"]["by_source"]["street"] == 6 and splits["retention"]["by_source"]["street"] == 4
+    # Fire (0) -> fire (2), smoke (2) -> smoke (3), default dropped even in a kept image
+    lbl = read_yolo_labels(out / "labels" / "val" / "fire-smoke__img0.txt")
+    assert sorted(lbl[:, 0].astype(int).tolist()) == [2, 3]
+    # one water box from the mask's lower-left quarter
+    water = next((out / "labels" / "train").glob("water__*.txt"))
+    assert read_yolo_labels(water).tolist() == [pytest.approx([4, 0.25, 0.75, 0.5, 0.5])]
+    # retention frames come from the end of the clip, train frames from its start
+    ret = sorted(int(p.stem.rsplit("_", 1)[1]) for p in (out / "images" / "retention").iterdir())
+    tr = sorted(int(p.stem.rsplit("_", 1)[1]) for p in (out / "images" / "train").glob("street__*"))
+    assert min(ret) >= 30 and max(tr) < 28
+    data = yaml.safe_load((out / "data.yaml").read_text())
+    assert data["names"] == {0: "person", 1: "bus", 2: "fire", 3: "smoke", 4: "water"}
+    assert set(report["yamls"]) == {"train", "val-fire-smoke", "val-water", "retention"}
+    val_list = yaml.safe_load((out / "val-water.yaml").read_text())["val"]
+    assert all("water__" in line for line in Path(val_list).read_text().split())
+    assert [c["zh"] for c in report["classes"]] == ["行人", "公交车", "火焰", "烟雾", "积水"]
+
+
+def test_teacher_boxes_are_added_for_manifest_coco_classes_only(tmp_path):
+    data = tmp_path / "data"
+    make_data_dir(data)
+    manifest_path = tmp_path / "tiny.yaml"
+    manifest_path.write_text(yaml.safe_dump(MANIFEST, allow_unicode=True))
+    seen = []
+
+    def teacher(paths):  # COCO ids: 5 bus (kept, -> our 1), 16 dog (not in the manifest: dropped)
+        seen.extend(paths)
+        return [np.array([[5, .5, .5, .2, .2, .9], [16, .3, .3, .1, .1, .8]], np.float32) for _ in paths]
+
+    out = tmp_path / "out"
+    report = prepare(load_manifest(manifest_path), data, out, teacher=teacher, progress=False)
+    total = sum(s["images"] for s in report["splits"].values())
+    assert len(seen) == total  # every image of every split
+    assert report["teacher_boxes"] == {"bus": total}
+    lbl = read_yolo_labels(out / "labels" / "retention" / next((out / "labels" / "retention").iterdir()).name)
+    assert lbl.tolist() == [pytest.approx([1, .5, .5, .2, .2])]
+
+
+def test_prepare_refuses_a_folder_that_is_not_a_prepared_set(prepared, tmp_path):
+    _, _, manifest_path, data = prepared
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "keep.txt").write_text("mine")
+    with pytest.raises(UserError, match="not a prepared dataset"):
+        prepare(load_manifest(manifest_path), data, precious, progress=False)
+    assert (precious / "keep.txt").read_text() == "mine"
+
+
+def test_cli_prepare_bad_manifest_is_one_line(tmp_path, capsys):
+    assert main(["dataset", "prepare", str(tmp_path / "nope.yaml"), "--no-teacher"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "manifest not found" in err[0]
+
+
+def test_shipped_manifest_names_every_class_in_english_and_chinese():
+    from gridsight.paths import REPO_ROOT
+
+    m = load_manifest(REPO_ROOT / "datasets" / "gridsight-issues.yaml")
+    assert m.names[-6:] == ["fire", "smoke", "garbage", "garbage_bin", "overflow", "water"]
+    assert all(c.zh and c.zh != c.name for c in m.classes)
+    assert {m.names[i] for i in m.coco_to_ours.values()} >= {"person", "car", "bus", "truck", "motorcycle", "bicycle"}

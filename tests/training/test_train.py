@@ -1,0 +1,58 @@
+"""`gridsight train` on a tiny generated set at 64 px: runs, stops, resumes, ships a small file."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import yaml
+
+from gridsight.cli import main
+from gridsight.errors import UserError
+from models.train import Recipe, last_checkpoint, ship, train
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_train_interrupted_then_resumed_finishes_the_planned_epochs(tmp_path, fire_like):
+    from ultralytics import YOLO
+
+    base = tmp_path / "base.pt"
+    YOLO("yolo11n.yaml").save(str(base))
+    data = tmp_path / "data.yaml"
+    data.write_text(yaml.safe_dump({"path": str(fire_like), "train": "train/images", "val": "valid/images",
+                                    "names": ["fire", "nothing", "smoke"]}))
+    run = tmp_path / "run"
+    recipe = Recipe(data=data, base=base, run_dir=run, epochs=2, imgsz=64, batch=4, close_mosaic=2)
+
+    def stop_after_first_epoch(trainer):
+        if trainer.epoch == 0:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        train(recipe, callbacks={"on_fit_epoch_end": stop_after_first_epoch})
+    ckpt = torch.load(last_checkpoint(run), map_location="cpu", weights_only=False)
+    assert ckpt["epoch"] == 0 and ckpt["optimizer"] is not None
+    with pytest.raises(UserError, match="already holds a run"):
+        train(recipe)  # a second fresh run must not overwrite the first
+
+    train(recipe, resume=True)
+    rows = (run / "results.csv").read_text().strip().splitlines()
+    assert len(rows) == 3  # header + epochs 1 and 2
+    assert YOLO(str(last_checkpoint(run))).names == {0: "fire", 1: "nothing", 2: "smoke"}
+
+    shipped = ship(last_checkpoint(run), tmp_path / "ship" / "model.pt")
+    raw = torch.load(shipped, map_location="cpu", weights_only=False)
+    assert raw["optimizer"] is None
+    assert YOLO(str(shipped)).names[2] == "smoke"
+
+
+def test_resume_without_a_run_is_a_clear_error(tmp_path, capsys):
+    assert main(["train", "--resume", "--run-dir", str(tmp_path / "none")]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+
+
+def test_train_with_missing_dataset_is_a_clear_error(tmp_path, capsys):
+    assert main(["train", "--data", str(tmp_path / "missing.yaml"), "--run-dir", str(tmp_path / "r")]) == 2
+    assert "dataset yaml not found" in capsys.readouterr().err
