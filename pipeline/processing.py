@@ -1,0 +1,170 @@
+"""One camera's path: frames -> gate -> (shared detector) -> tracker -> rules -> incidents -> sink.
+
+Two threads per camera, so decoding the next frames overlaps detection and post-processing:
+
+* the *reader* takes sampled frames from the source (files: every one, in order, waiting when
+  the pipeline is behind; live: the newest, at most ``detect_fps`` per second), asks the
+  :class:`~pipeline.sampling.DetectionPolicy` whether the frame needs the detector, submits it to
+  the shared :class:`~pipeline.scheduler.BatchScheduler` if so, and queues it in order;
+* the *judge* takes frames in order, waits for their detections (or carries the last ones
+  forward for unchanged frames), tracks, evaluates the rules and hands incident events to the sink.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from models.detections import Detections
+from pipeline.cameras import Camera
+from pipeline.incidents import IncidentBook, IncidentEvent
+from pipeline.motion import MotionDetector
+from pipeline.rules import IssueRule, RuleBook
+from pipeline.sampling import DetectionPolicy
+from pipeline.scheduler import BatchScheduler
+from pipeline.track import CameraTracker
+
+log = logging.getLogger("gridsight.pipeline")
+Sink = Callable[[Camera, list[IncidentEvent]], None]
+PRIVATE_CLASSES = ("person",)
+
+
+@dataclass
+class CameraStats:
+    frames: int = 0  # sampled frames judged
+    detected: int = 0  # of which went to the detector
+    events: int = 0
+    footage_time: float | None = None
+    started: float = field(default_factory=time.monotonic)
+    done: bool = False
+    error: str = ""
+
+    @property
+    def fps(self) -> float:
+        return self.frames / max(1e-6, time.monotonic() - self.started)
+
+
+class CameraProcessor:
+    def __init__(self, camera: Camera, source, scheduler: BatchScheduler, rules: dict[str, IssueRule],
+                 model_names: dict[int, str], sink: Sink, *, gate: bool = True, ledger=None,
+                 full_check_s: float = 10.0, stationary_recheck_s: float = 5.0, motion_share: float = 0.01,
+                 queue_size: int = 16) -> None:
+        self.camera, self.source, self.scheduler, self.sink = camera, source, scheduler, sink
+        self.tracker = CameraTracker(camera.zones)
+        self.book = RuleBook(rules, camera.zones, set(model_names.values()))
+        if not self.book.active:
+            log.warning("no issue rule can fire on this camera with this model",
+                        extra={"camera": camera.id, "zones": [z.kind for z in camera.zones]})
+        motion = MotionDetector(self.book.watched_places()) if gate else None
+        self.policy = DetectionPolicy(motion, motion_share, stationary_recheck_s, full_check_s)
+        self.incidents = IncidentBook(camera.id, ledger=ledger)
+        self.names = model_names
+        self.stats = CameraStats()
+        self._ordered: queue.Queue = queue.Queue(maxsize=queue_size)
+        self._stop = threading.Event()
+        self._has_stationary = False
+        self._last_dets: Detections | None = None
+        self._threads = [threading.Thread(target=self._read, name=f"read-{camera.id}", daemon=True),
+                         threading.Thread(target=self._judge, name=f"judge-{camera.id}", daemon=True)]
+
+    def start(self) -> "CameraProcessor":
+        for t in self._threads:
+            t.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.source.close()
+
+    def join(self, timeout: float | None = None) -> bool:
+        for t in self._threads:
+            t.join(timeout)
+        return not any(t.is_alive() for t in self._threads)
+
+    @property
+    def done(self) -> bool:
+        return self.stats.done
+
+    # --- reader ------------------------------------------------------------------
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._ordered.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _read(self) -> None:
+        min_gap = 1.0 / self.camera.detect_fps
+        last_t = None
+        try:
+            for frame in self.source:
+                if self._stop.is_set():
+                    break
+                if self.source.live:
+                    if last_t is not None and frame.time - last_t < min_gap * 0.9:
+                        continue
+                    last_t = frame.time
+                reason = self.policy.decide(frame.image, frame.time, self._has_stationary)
+                fut = self.scheduler.submit(frame.image) if reason else None
+                if not self._put((frame, fut)):
+                    break
+        except Exception as exc:  # a broken file must not take the other cameras down
+            self.stats.error = f"{type(exc).__name__}: {exc}"
+            log.error("camera reader failed", exc_info=True, extra={"camera": self.camera.id})
+        finally:
+            if not self._put(None):
+                try:
+                    self._ordered.put_nowait(None)
+                except queue.Full:
+                    pass
+
+    # --- judge -------------------------------------------------------------------
+    def _judge(self) -> None:
+        try:
+            while True:
+                item = self._ordered.get()
+                if item is None:
+                    break
+                frame, fut = item
+                dets = None
+                if fut is not None:
+                    try:
+                        dets = fut.result()
+                    except Exception:  # the scheduler logged it; judge the frame as unchanged
+                        dets = None
+                    else:
+                        self._last_dets = dets
+                        self.stats.detected += 1
+                self.step(frame, dets)
+        except Exception as exc:
+            self.stats.error = f"{type(exc).__name__}: {exc}"
+            log.error("camera processing failed", exc_info=True, extra={"camera": self.camera.id})
+            self._stop.set()
+        finally:
+            self.stats.done = True
+
+    def step(self, frame, dets: Detections | None) -> list[IncidentEvent]:
+        """Judge one frame (``dets=None``: unchanged since the last detection)."""
+        tracks = self.tracker.update(dets, frame.time, frame.image.shape)
+        self._has_stationary = any(t.stationary for t in tracks)
+        observations = self.book.evaluate(tracks, frame.image.shape)
+        others = []
+        if self._last_dets is not None and len(self._last_dets):
+            people = self._last_dets.of_classes(PRIVATE_CLASSES)
+            others = people.to_list()
+        events = self.incidents.observe(observations, frame.time, frame.image, others)
+        self.stats.frames += 1
+        self.stats.footage_time = frame.time
+        if events:
+            self.stats.events += len(events)
+            for ev in events:
+                log.info("incident %s", ev.event, extra={"camera": self.camera.id, "key": ev.key, "seq": ev.seq,
+                                                          "issue_type": ev.rule.issue_type})
+            self.sink(self.camera, events)
+        return events
