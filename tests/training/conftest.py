@@ -47,19 +47,25 @@ def fire_like(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory, fire_like) -> Path:
-    """A YOLO11n trained one epoch at 64 px on a 2-class set (fire, smoke): a real, small .pt."""
-    from models.train import Recipe, train
+def tiny_recipe(tmp: Path, dataset: Path, epochs: int):
+    """A Recipe for a fresh YOLO11n (from yolo11n.yaml) on ``dataset`` at 64 px, no mosaic."""
+    from models.train import Recipe
 
     from ultralytics import YOLO
 
-    tmp = tmp_path_factory.mktemp("tiny-model")
     base = tmp / "base.pt"
     YOLO("yolo11n.yaml").save(str(base))
     data = tmp / "data.yaml"
-    data.write_text(yaml.safe_dump({"path": str(fire_like), "train": "train/images", "val": "valid/images",
+    data.write_text(yaml.safe_dump({"path": str(dataset), "train": "train/images", "val": "valid/images",
                                     "names": ["fire", "nothing", "smoke"]}))
-    run = tmp / "run"
-    train(Recipe(data=data, base=base, run_dir=run, epochs=1, imgsz=64, batch=4, close_mosaic=1))
-    return run / "weights" / "last.pt"
+    return Recipe(data=data, base=base, run_dir=tmp / "run", epochs=epochs, imgsz=64, batch=4, close_mosaic=epochs)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory, fire_like) -> Path:
+    """A YOLO11n trained one epoch at 64 px on a 2-class set (fire, smoke): a real, small .pt."""
+    from models.train import train
+
+    recipe = tiny_recipe(tmp_path_factory.mktemp("tiny-model"), fire_like, epochs=1)
+    train(recipe)
+    return recipe.run_dir / "weights" / "last.pt"

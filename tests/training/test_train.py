@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-import yaml
-
 from gridsight.cli import main
 from gridsight.errors import UserError
-from models.train import Recipe, last_checkpoint, ship, train
+from models.train import last_checkpoint, ship, train
+from tests.training.conftest import tiny_recipe
 
 
 class Interrupted(Exception):
@@ -18,13 +17,8 @@ class Interrupted(Exception):
 def test_train_interrupted_then_resumed_finishes_the_planned_epochs(tmp_path, fire_like):
     from ultralytics import YOLO
 
-    base = tmp_path / "base.pt"
-    YOLO("yolo11n.yaml").save(str(base))
-    data = tmp_path / "data.yaml"
-    data.write_text(yaml.safe_dump({"path": str(fire_like), "train": "train/images", "val": "valid/images",
-                                    "names": ["fire", "nothing", "smoke"]}))
-    run = tmp_path / "run"
-    recipe = Recipe(data=data, base=base, run_dir=run, epochs=2, imgsz=64, batch=4, close_mosaic=2)
+    recipe = tiny_recipe(tmp_path, fire_like, epochs=2)
+    run = recipe.run_dir
 
     def stop_after_first_epoch(trainer):
         if trainer.epoch == 0:
