@@ -44,10 +44,16 @@ class Footage(BaseModel):
         return self
 
 
+class CameraInline(BaseModel):
+    detect_fps: float = Field(2.0, gt=0, le=60)
+    zones: list[dict] = Field(default_factory=list, description="{id, kind, polygon, normalized} as in cameras.yaml")
+
+
 class JobOptions(BaseModel):
     segment_s: float | None = Field(None, gt=0, description="segment length (default from settings)")
     warmup_s: float | None = Field(None, ge=0, description="warm-up before each segment")
     gate: bool = Field(False, description="motion gating: faster, but keys may shift at segment cuts")
+    camera: CameraInline | None = Field(None, description="zones for footage of a camera not in cameras.yaml")
 
 
 class JobIn(BaseModel):

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -78,11 +79,11 @@ class TicketAPI:
 
 
 @pytest.fixture(scope="session")
-def ticket_api(base_env, tmp_path_factory):
+def ticket_api(base_env, tmp_path_factory, clip):
     port = _free_port()
     db = tmp_path_factory.mktemp("api") / "tickets.db"
     env = dict(base_env, GRIDSIGHT_DATABASE_URL=f"sqlite:///{db}", GRIDSIGHT_API_PORT=str(port),
-               GRIDSIGHT_LOG_LEVEL="WARNING")
+               GRIDSIGHT_LOG_LEVEL="WARNING", GRIDSIGHT_JOBS_ALLOWED_ROOTS=json.dumps([str(clip.parent)]))
     log = open(db.parent / "api.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "gridsight.cli", "api", "serve", "--port", str(port)],
                             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
