@@ -87,7 +87,10 @@ def _names(raw) -> dict[int, str]:
 
 
 def read_dataset_yaml(path: Path) -> tuple[dict[int, str], list[Path]]:
-    """Class names and the validation image files of a YOLO data yaml (``val``, else ``test``)."""
+    """Class names and the validation image files of a YOLO data yaml (``val``, else ``test``).
+
+    ``path`` may be absolute, relative to the yaml file, or ``data:REL`` (under the shared data folder).
+    """
     path = Path(path)
     if not path.is_file():
         raise UserError(f"dataset yaml not found: {path}")
@@ -96,7 +99,12 @@ def read_dataset_yaml(path: Path) -> tuple[dict[int, str], list[Path]]:
     except yaml.YAMLError as exc:
         raise UserError(f"{path} is not valid YAML: {exc}") from None
     names = _names(doc.get("names"))
-    root = Path(os.path.expandvars(os.path.expanduser(str(doc.get("path") or "."))))
+    raw_root = str(doc.get("path") or ".")
+    if raw_root.startswith("data:"):  # under the shared data folder, as in configs/models.yaml
+        from gridsight.settings import get_settings
+
+        raw_root = str(Path(get_settings().data) / raw_root[len("data:"):])
+    root = Path(os.path.expandvars(os.path.expanduser(raw_root)))
     if not root.is_absolute():
         root = (path.parent / root).resolve()
     split = doc.get("val") or doc.get("test")
