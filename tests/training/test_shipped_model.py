@@ -47,6 +47,6 @@ def largest_fire_frame(data: Path) -> np.ndarray:
 
 def test_shipped_model_finds_fire_and_a_bus(shared_data, detector):
     fire, bus = detector.detect([largest_fire_frame(shared_data), cv2.imread(str(BUS))])
-    assert "fire" in fire.class_names()
-    names = bus.class_names()
+    assert "fire" in fire.class_names
+    names = bus.class_names
     assert "bus" in names and names.count("person") >= 3
