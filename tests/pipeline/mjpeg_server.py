@@ -54,6 +54,7 @@ class MJPEGCamera:
                     pass
 
         self._alive.set()
+        ThreadingHTTPServer.allow_reuse_address = True
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()

@@ -46,7 +46,8 @@ class Scene:
     def step(self, t: float, d: Detections | None):
         tracks = self.tracker.update(d, T0 + t, SHAPE)
         obs = self.book.evaluate(tracks, SHAPE)
-        evs = self.incidents.observe(obs, T0 + t, np.zeros(SHAPE, np.uint8))
+        others = d.of_classes(("person",)).to_list() if d is not None else []
+        evs = self.incidents.observe(obs, T0 + t, np.zeros(SHAPE, np.uint8), others)
         self.events.extend(evs)
         return evs
 
