@@ -134,18 +134,22 @@ ENDPOINTS = {
 
 
 def test_the_table_covers_every_route(api):
-    """Every /api/v1 route of the app is in ENDPOINTS (new routes must be added to the table)."""
-    paths = api.client.get("/openapi.json").json()["paths"]
-    mine = {(m.upper(), p) for p, ops in paths.items() if p.startswith("/api/v1/") for m in ops}
-    exempt = {("POST", "/api/v1/auth/token"), ("GET", "/api/v1/auth/me")}
+    """Every route of the core routers is in ENDPOINTS (a new route must be added to the table)."""
+    import importlib
+
+    from api.app import ROUTERS
+
+    mine = {(m, r.path) for name in ROUTERS for r in importlib.import_module(f"api.routers.{name}").router.routes
+            for m in getattr(r, "methods", ()) if r.path.startswith("/api/v1/") and m not in ("HEAD", "OPTIONS")}
+    exempt = {("POST", "/api/v1/auth/token"), ("GET", "/api/v1/auth/me")}  # open, and any credentials
     covered = set()
     for name, (method, _, prepare, _) in ENDPOINTS.items():
         url, _ = prepare(api)
         for m, path in mine:
             if m == method and _matches(path, url):
                 covered.add((m, path))
-    from_others = {(m, p) for m, p in mine if any(x in p for x in ("geojson", "open311", "objects", "metrics"))}
-    assert mine - covered - exempt - from_others == set()
+    assert len(mine) > 30
+    assert mine - covered - exempt == set()
 
 
 def _matches(template: str, url: str) -> bool:
