@@ -160,11 +160,17 @@ def process(args) -> int:
 def status_line(proc, outbox_pending: int | None) -> str:
     h = proc.source.health
     st = proc.stats
-    state = "online" if h.online else ("done" if st.done else f"OFFLINE ({h.error or 'connecting'})")
+    if st.done:
+        state = "done" if not st.error else f"FAILED ({st.error})"
+    elif proc.source.live:
+        state = "online" if h.online else f"OFFLINE ({h.error or 'connecting'})"
+    else:
+        state = "running"
     last = "-" if h.last_frame_time is None else datetime.fromtimestamp(h.last_frame_time, timezone.utc).strftime("%H:%M:%S")
-    parts = [f"{proc.camera.id:<16}", f"{state:<10}", f"last {last}", f"in {h.fps:5.1f} fps",
-             f"judged {st.fps:5.1f}/s", f"detected {st.detected}", f"dropped {h.dropped}",
-             f"reconnects {h.reconnects}", f"open {len(proc.incidents.open_incidents())}"]
+    parts = [f"{proc.camera.id:<16}", f"{state:<8}", f"last frame {last}"]
+    if proc.source.live:
+        parts += [f"in {h.fps:5.1f} fps", f"dropped {h.dropped}", f"reconnects {h.reconnects}"]
+    parts += [f"judged {st.fps:5.1f}/s", f"detected {st.detected}", f"open {len(proc.incidents.open_incidents())}"]
     if outbox_pending is not None:
         parts.append(f"outbox {outbox_pending}")
     return "  ".join(parts)

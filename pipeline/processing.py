@@ -40,12 +40,14 @@ class CameraStats:
     events: int = 0
     footage_time: float | None = None
     started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
     done: bool = False
     error: str = ""
 
     @property
     def fps(self) -> float:
-        return self.frames / max(1e-6, time.monotonic() - self.started)
+        end = self.finished if self.finished is not None else time.monotonic()
+        return self.frames / max(1e-6, end - self.started)
 
 
 class CameraProcessor:
@@ -147,6 +149,7 @@ class CameraProcessor:
             log.error("camera processing failed", exc_info=True, extra={"camera": self.camera.id})
             self._stop.set()
         finally:
+            self.stats.finished = time.monotonic()
             self.stats.done = True
 
     def step(self, frame, dets: Detections | None) -> list[IncidentEvent]:

@@ -5,8 +5,9 @@ slow, so 1-2 frames/s is plenty; fire needs a few seconds of persistence, so 2/s
 Then :class:`DetectionPolicy` sends a sampled frame to the detector when
 
 * ``first``: nothing was detected yet,
-* ``motion``: the watched part of the scene changed (see :mod:`pipeline.motion`), and for
-  ``settle_s`` after that (a new object needs a second look for the tracker to confirm it),
+* ``motion``: the watched part of the scene changed (see :mod:`pipeline.motion`), and the
+  ``settle_frames`` frames after that (a new object needs a second look for the tracker to
+  confirm it),
 * ``recheck``: still objects are being timed and ``stationary_recheck_s`` passed,
 * ``full``: ``full_check_s`` passed, whatever the motion check says;
 
@@ -26,9 +27,9 @@ class DetectionPolicy:
     motion_share: float = 0.01  # share of watched pixels that must change
     stationary_recheck_s: float = 5.0
     full_check_s: float = 10.0
-    settle_s: float = 1.0
+    settle_frames: int = 1
     last_detect: float | None = None
-    last_motion: float | None = None
+    _settle: int = 0
     counts: dict | None = None
 
     def __post_init__(self) -> None:
@@ -41,12 +42,11 @@ class DetectionPolicy:
         else:
             share = self.motion.change(image)
             if self.last_detect is None:
-                reason, self.last_motion = "first", t
+                reason, self._settle = "first", self.settle_frames
             elif share >= self.motion_share:
-                reason = "motion"
-                self.last_motion = t
-            elif self.last_motion is not None and 0 <= t - self.last_motion <= self.settle_s:
-                reason = "motion"
+                reason, self._settle = "motion", self.settle_frames
+            elif self._settle > 0:
+                reason, self._settle = "motion", self._settle - 1
             elif t - self.last_detect >= self.full_check_s or t < self.last_detect:
                 reason = "full"
             elif has_stationary and t - self.last_detect >= self.stationary_recheck_s:
