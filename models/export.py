@@ -108,6 +108,8 @@ def _build(weights: Path, backend: str, precision: str, imgsz: int, batch: int, 
         if precision == "int8":
             from models.calibration import calibration_yaml
 
+            logging.getLogger("nncf").setLevel(logging.WARNING)  # one line per layer otherwise
+
             data = calibration if calibration is not None else calibration_yaml(model.names)
             args.update(quantize=8, data=str(data))
         elif precision == "fp16":

@@ -149,8 +149,9 @@ def resolve_model(model: str | os.PathLike | None = None) -> ModelEntry:
         name = default
     if name in entries:
         entry = entries[name]
-        if entry.weights is None and not any(a.path.exists() for a in entry.prebuilt):
-            raise UserError(f"model {name!r}: no weights or prebuilt artefact found (see {registry_path()})")
+        if (entry.weights is None or not entry.weights.exists()) and not any(a.path.exists() for a in entry.prebuilt):
+            where = entry.weights or registry_path()
+            raise UserError(f"model {name!r}: no weights or prebuilt artefact found ({where}; is GRIDSIGHT_DATA set?)")
         return entry
     path = resolve_path(name)
     if path.exists():

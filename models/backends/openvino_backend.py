@@ -79,7 +79,10 @@ class OpenVINODetector(Detector):
         classes = meta_names or (entry.classes if entry else None)
         if not classes:
             raise ValueError(f"{artefact.path}: no class names (metadata.yaml missing and no registry classes)")
-        ov_device = "GPU" if device.startswith("cuda") or device.upper() == "GPU" else "CPU"
+        if device.startswith("cuda"):
+            raise ValueError("the OpenVINO backend runs on the CPU (or an Intel GPU: device 'GPU'); "
+                             "for NVIDIA GPUs use the torch or tensorrt backend")
+        ov_device = "GPU" if device.upper().startswith("GPU") else "CPU"
         self.compiled = compile_uint8_bgr(xml, ov_device, hint, streams)
         shape = self.compiled.input(0).get_partial_shape()
         self.model_batch = shape[0].get_length() if shape[0].is_static else 0

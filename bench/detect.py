@@ -1,0 +1,214 @@
+"""Detection throughput: the naive Ultralytics loop vs our engine, per backend, batch and image size.
+
+    .venv/bin/python bench/detect.py                     # the full table (a few minutes on 2 cores)
+    .venv/bin/python bench/detect.py --quick             # imgsz 640, batch 1/8 only
+    .venv/bin/python bench/detect.py --pause-pid-file /tmp/gridsight-train.pid   # pause a background job
+
+Frames: the same list for every row, half 1920x1080 (sample footage upscaled: no 1080p clip is in the
+data set), half 768x576 (opencv-doc's vtest.avi, native), decoded up front so decoding is not timed.
+Each row runs in a fresh child process (its own peak RSS, no warm caches from another row):
+load, 2 warm-up batches, then every frame through ``detect`` in ``batch``-sized calls (a scheduler
+batching cameras would do the same). "naive" is what a user writes first:
+``model = YOLO(w); for f in frames: model.predict(f, imgsz=640)`` (torch). The head-to-head section
+alternates naive and our best 640 px row a few times and reports the median ratio, so background
+load hits both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+
+
+def bench_frames(n: int):
+    import cv2
+    import numpy as np
+
+    from gridsight.settings import get_settings
+
+    def read(path: Path, count: int):
+        cap = cv2.VideoCapture(str(path))
+        total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or count
+        out = []
+        for idx in np.linspace(0, total - 1, count).astype(int):
+            cap.set(cv2.CAP_PROP_POS_FRAMES, int(idx))
+            ok, f = cap.read()
+            if ok:
+                out.append(f)
+        return out
+
+    footage = get_settings().data / "footage"
+    src_hd = next((p for p in sorted(footage.glob("*.mp4"))), None) if footage.is_dir() else None
+    rng = np.random.default_rng(0)
+    hd = [cv2.resize(f, (1920, 1080)) for f in read(src_hd, n // 2)] if src_hd else []
+    sd = read(VTEST, n - len(hd)) if VTEST.exists() else []
+    if not hd and not sd:
+        hd = [rng.integers(0, 255, (1080, 1920, 3), dtype=np.uint8) for _ in range(n // 2)]
+        sd = [rng.integers(0, 255, (576, 768, 3), dtype=np.uint8) for _ in range(n - n // 2)]
+    frames = [f for pair in zip(hd, sd) for f in pair] + hd[len(sd):] + sd[len(hd):]
+    return frames[:n]
+
+
+def child(spec: dict) -> dict:
+    """One row, in this (fresh) process."""
+    import gridsight  # noqa: F401
+
+    frames = bench_frames(spec["frames"])
+    t0 = time.perf_counter()
+    if spec["kind"] == "naive":
+        from ultralytics import YOLO
+
+        from models.registry import resolve_model
+
+        model = YOLO(str(resolve_model(spec["model"]).weights))
+        run = lambda fs: [model.predict(f, imgsz=spec["imgsz"], verbose=False) for f in fs]  # noqa: E731
+        batch, label = 1, "naive YOLO.predict loop"
+    else:
+        from models.detector import load_detector
+
+        det = load_detector(spec["model"], backend=spec["backend"], device="cpu", imgsz=spec["imgsz"],
+                            batch=spec["batch"], precision=spec.get("precision"))
+        batch = det.batch
+        run = lambda fs: [det.detect(fs[i:i + batch]) for i in range(0, len(fs), batch)]  # noqa: E731
+        label = f"{det.backend} {det.precision}"
+    load_s = time.perf_counter() - t0
+    run(frames[:2 * batch])  # warm-up
+    t = time.perf_counter()
+    out = run(frames)
+    wall = time.perf_counter() - t
+    n_boxes = sum(len(d) for r in out for d in r) if spec["kind"] != "naive" else sum(len(r[0].boxes) for r in out)
+    return {**spec, "label": label, "fps": len(frames) / wall, "ms": 1000 * wall / len(frames), "load_s": load_s,
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "boxes": n_boxes}
+
+
+def run_child(spec: dict) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True,
+                         cwd=REPO)
+    if out.returncode != 0:
+        return {**spec, "error": (out.stderr.strip().splitlines() or ["?"])[-1]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def fmt_row(r: dict, naive_fps: float | None) -> str:
+    name = "naive" if r["kind"] == "naive" else f"{r['backend']} {r.get('precision') or ''}".strip()
+    if "error" in r:
+        return f"| {name} | {r['imgsz']} | {r.get('batch', 1)} | error: {r['error'][:80]} | | | | |"
+    speed = f"{r['fps'] / naive_fps:.2f}x" if naive_fps else ""
+    return (f"| {r['label'] if r['kind'] != 'naive' else 'naive (YOLO.predict per frame, torch)'} | {r['imgsz']} | "
+            f"{r.get('batch', 1)} | {r['fps']:.1f} | {r['ms']:.1f} | {speed} | {r['rss_mb']:.0f} | {r['boxes']} |")
+
+
+class Paused:
+    """SIGSTOP a background process (e.g. a training run) while timing; always SIGCONT it afterwards."""
+
+    def __init__(self, pid_file: str | None) -> None:
+        self.pid = None
+        if pid_file and Path(pid_file).exists():
+            try:
+                self.pid = int(Path(pid_file).read_text().split()[0])
+            except (ValueError, IndexError):
+                self.pid = None
+
+    def __enter__(self):
+        if self.pid:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, self._bail)
+            try:
+                os.kill(self.pid, signal.SIGSTOP)
+                print(f"(paused pid {self.pid} while timing)", file=sys.stderr)
+            except ProcessLookupError:
+                self.pid = None
+        return self
+
+    def _bail(self, signum, frame):
+        self.__exit__()
+        sys.exit(128 + signum)
+
+    def __exit__(self, *exc):
+        if self.pid:
+            try:
+                os.kill(self.pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+            self.pid = None
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--model", default="coco")
+    ap.add_argument("--frames", type=int, default=64)
+    ap.add_argument("--imgsz", default="640,320")
+    ap.add_argument("--batch", default="1,4,8")
+    ap.add_argument("--backends", default="openvino:int8,openvino:fp32,onnx:fp32,torch:fp32",
+                    help="backend:precision list")
+    ap.add_argument("--rounds", type=int, default=3, help="head-to-head rounds (naive vs best)")
+    ap.add_argument("--quick", action="store_true", help="imgsz 640, batch 1 and 8")
+    ap.add_argument("--pause-pid-file", default=None, help="SIGSTOP this process while timing")
+    ap.add_argument("--json", type=Path, help="also write every row here")
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(child(json.loads(args.child))))
+        return 0
+    if args.quick:
+        args.imgsz, args.batch = "640", "1,8"
+    sizes = [int(s) for s in args.imgsz.split(",")]
+    batches = [int(b) for b in args.batch.split(",")]
+    backends = [tuple(b.split(":")) if ":" in b else (b, None) for b in args.backends.split(",")]
+    base = {"model": args.model, "frames": args.frames}
+    import platform
+
+    print(f"# bench/detect.py: {args.frames} frames (half 1920x1080, half 768x576), model {args.model}, "
+          f"{os.cpu_count()}-core CPU ({platform.processor() or platform.machine()}), no GPU; "
+          f"load average {os.getloadavg()[0]:.1f}\n")
+    rows = []
+    with Paused(args.pause_pid_file):
+        print("| engine | imgsz | batch | frames/s | ms/frame | vs naive | peak RSS MB | boxes |")
+        print("|---|---|---|---|---|---|---|---|")
+        for size in sizes:
+            naive = run_child({**base, "kind": "naive", "imgsz": size})
+            rows.append(naive)
+            naive_fps = naive.get("fps")
+            print(fmt_row(naive, naive_fps), flush=True)
+            for backend, precision in backends:
+                for b in batches:
+                    r = run_child({**base, "kind": "engine", "backend": backend, "precision": precision, "imgsz": size,
+                                   "batch": b})
+                    rows.append(r)
+                    print(fmt_row(r, naive_fps), flush=True)
+        ok = [r for r in rows if r["kind"] == "engine" and r["imgsz"] == 640 and "fps" in r]
+        if ok and args.rounds > 0:
+            best = max(ok, key=lambda r: r["fps"])
+            spec = {k: best[k] for k in ("model", "frames", "kind", "backend", "precision", "imgsz", "batch")}
+            ratios = []
+            print(f"\nhead-to-head at 640 px, {args.rounds} alternating rounds: naive vs "
+                  f"{best['backend']} {best['precision']} batch {best['batch']}")
+            for i in range(args.rounds):
+                n = run_child({**base, "kind": "naive", "imgsz": 640})
+                e = run_child(spec)
+                ratios.append(e["fps"] / n["fps"])
+                print(f"  round {i + 1}: naive {n['fps']:.1f} fps, engine {e['fps']:.1f} fps -> {ratios[-1]:.2f}x",
+                      flush=True)
+            print(f"  median speed-up: {statistics.median(ratios):.2f}x (target >= 3.0x)")
+            rows.append({"head_to_head": ratios, "best": spec})
+    print(f"\nload average after: {os.getloadavg()[0]:.1f}")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
