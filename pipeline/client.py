@@ -3,8 +3,9 @@
 :func:`incident_payload` writes the body of ``POST /api/v1/incidents`` (docs/incident-contract.md).
 :class:`Courier` is the one thread that empties the outbox in order: multipart with the incident
 JSON and the evidence JPEGs, the incident key making every retry idempotent. Connection errors,
-timeouts, 408, 429 and 5xx are retried with exponential backoff (up to ``max_backoff_s``);
-any other 4xx is a message the API will never take: it is marked rejected and logged.
+timeouts, 408, 429, 5xx and 401/403 (a key not (yet) registered: fix the key, nothing is lost)
+are retried with exponential backoff (up to ``max_backoff_s``); any other 4xx is a message the
+API will never take: it is marked rejected and logged.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pipeline.incidents import IncidentEvent
 from pipeline.outbox import Message, Outbox
 
 log = logging.getLogger("gridsight.pipeline.client")
-RETRYABLE = {408, 425, 429}
+RETRYABLE = {401, 403, 408, 425, 429}
 
 
 def iso(t: float) -> str:
