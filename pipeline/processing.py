@@ -65,6 +65,8 @@ class CameraProcessor:
         self.policy = DetectionPolicy(motion, motion_share, stationary_recheck_s, full_check_s)
         self.incidents = IncidentBook(camera.id, ledger=ledger)
         self.names = model_names
+        # only what a rule can use is tracked (people walking by cost the tracker, not the rules)
+        self.track_classes = tuple(sorted({c for r, _ in self.book.entries for c in r.classes}))
         self.stats = CameraStats()
         self._ordered: queue.Queue = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
@@ -154,6 +156,8 @@ class CameraProcessor:
 
     def step(self, frame, dets: Detections | None) -> list[IncidentEvent]:
         """Judge one frame (``dets=None``: unchanged since the last detection)."""
+        if dets is not None:
+            dets = dets.of_classes(self.track_classes)
         tracks = self.tracker.update(dets, frame.time, frame.image.shape)
         self._has_stationary = any(t.stationary for t in tracks)
         observations = self.book.evaluate(tracks, frame.image.shape)
