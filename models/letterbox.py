@@ -8,7 +8,7 @@ conversion inside its graph; torch and ONNX Runtime via :func:`to_nchw_float`), 
 
 >>> import numpy as np
 >>> lb = letterbox_batch([np.zeros((720, 1280, 3), np.uint8)], 640)
->>> lb.canvas.shape, lb.gains[0], lb.pads[0].tolist()
+>>> lb.canvas.shape, float(lb.gains[0]), lb.pads[0].tolist()
 ((1, 640, 640, 3), 0.5, [0.0, 140.0])
 >>> unletterbox(np.array([[0, 140, 640, 500]], np.float32), lb.gains[0], lb.pads[0], (720, 1280)).tolist()
 [[0.0, 0.0, 1280.0, 720.0]]
@@ -16,6 +16,8 @@ conversion inside its graph; torch and ONNX Runtime via :func:`to_nchw_float`), 
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -23,6 +25,15 @@ import cv2
 import numpy as np
 
 PAD_VALUE = 114
+PARALLEL_MIN_FRAMES = 16  # big batches (GPU) letterbox in a thread pool; cv2 releases the GIL
+_pool: ThreadPoolExecutor | None = None
+
+
+def _threads() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max(2, (os.cpu_count() or 2)), thread_name_prefix="letterbox")
+    return _pool
 
 
 @dataclass
@@ -67,8 +78,12 @@ def letterbox_batch(frames: Sequence[np.ndarray], imgsz: int, out: np.ndarray | 
     canvas.fill(PAD_VALUE)
     gains = np.empty(n, np.float32)
     pads = np.empty((n, 2), np.float32)
-    for i, frame in enumerate(frames):
-        gains[i], pads[i, 0], pads[i, 1] = letterbox_into(frame, canvas[i])
+    if n >= PARALLEL_MIN_FRAMES and (os.cpu_count() or 1) > 2:
+        done = list(_threads().map(letterbox_into, frames, canvas))
+    else:
+        done = [letterbox_into(frame, canvas[i]) for i, frame in enumerate(frames)]
+    for i, (g, left, top) in enumerate(done):
+        gains[i], pads[i, 0], pads[i, 1] = g, left, top
     return Letterboxed(canvas, gains, pads, [f.shape[:2] for f in frames])
 
 
