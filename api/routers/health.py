@@ -31,4 +31,19 @@ def readyz(request: Request):
     except Exception as exc:
         checks["object_store"] = f"error: {type(exc).__name__}: {str(exc)[:200]}"
     ok = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+    body = {"status": "ok" if ok else "unavailable", "checks": checks, "jobs": _job_cluster()}
+    return JSONResponse(body, status_code=200 if ok else 503)
+
+
+def _job_cluster() -> dict:
+    """Archive-job queue and workers (informational: the ticket service is ready without them)."""
+    try:
+        from pipeline.distributed.health import snapshot
+        from pipeline.distributed.jobs import connect
+
+        snap = snapshot(connect())
+    except Exception as exc:
+        return {"queue": f"unreachable: {type(exc).__name__}: {str(exc)[:200]}"}
+    return {"queue": "ok", "queue_depth": snap["queue_depth"], "unacked": snap["unacked"],
+            "workers": [{k: w.get(k) for k in ("id", "device", "concurrency", "segments", "frames", "cameras")}
+                        for w in snap["workers"]]}

@@ -5,6 +5,9 @@
   route template (``/api/v1/tickets/{ticket_ref}``), never by the raw path.
 * ``gridsight_tickets{status}``, ``gridsight_tickets_overdue``: read from the database at scrape.
 * ``gridsight_push_deliveries{state}``: the push outbox (pending, delivered, failed).
+* ``gridsight_jobs_queue_depth``, ``gridsight_jobs_unacked``, ``gridsight_workers``, ``gridsight_jobs{status}``,
+  ``gridsight_worker_segments_total{worker}``, ``gridsight_worker_frames_total{worker}``,
+  ``gridsight_worker_cameras{worker}``: the archive-job cluster (docs/distributed.md), when Redis answers.
 * The process and Python collectors of ``prometheus_client``.
 
 The request metrics come from a small ASGI wrapper this router's lifespan puts around the app
@@ -93,6 +96,18 @@ class ServiceCollector:
             for state, n in states.items():
                 deliveries.add_metric([state], n)
             yield deliveries
+        yield from _job_cluster()
+
+
+def _job_cluster():
+    """Archive-job queue and worker metrics (pipeline/distributed), when Redis answers."""
+    try:
+        from pipeline.distributed.health import metric_families
+        from pipeline.distributed.jobs import connect
+
+        return metric_families(connect())
+    except Exception:  # no Redis (embedded set-up): no job metrics, the rest still scrapes
+        return []
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response,

@@ -133,9 +133,9 @@ class LeaseKeeper:
             pass  # it expires by itself
 
     def _publish(self) -> None:
-        """Worker heartbeat for health: ``gs:worker:<id>`` (expires with the leases)."""
+        """What this worker holds: ``gs:leases:<id>`` (expires with the leases)."""
         try:
-            self.r.set(f"{PREFIX}worker:{self.worker_id}", json.dumps(
+            self.r.set(f"{PREFIX}leases:{self.worker_id}", json.dumps(
                 {"cameras": sorted(self.held), "capacity": self.capacity, "time": time.time()}), px=self.ttl_ms)
         except redis.RedisError:
             pass

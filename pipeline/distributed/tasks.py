@@ -141,8 +141,12 @@ def execute(job_id: str, index: int, run: SegmentRunner | None = None) -> bool:
     except (FootageError, OSError) as exc:
         st.fail(job_id, f"segment {index} ({os.path.basename(seg.path)}): {exc}")
         return False
-    result["worker"] = f"{os.uname().nodename}:{os.getpid()}"
-    st.save_result(job_id, index, result)
+    wid = os.environ.get("GRIDSIGHT_WORKER_ID") or f"{os.uname().nodename}-{os.getpid()}"
+    result["worker"] = wid
+    if st.save_result(job_id, index, result):
+        from pipeline.distributed.health import count_segment
+
+        count_segment(st.r, wid, seg.frames, result["seconds"])
     return True
 
 

@@ -107,20 +107,26 @@ def run_worker(concurrency: int = 1, device: str = "auto", detector: str | None 
     from pipeline.distributed.jobs import connect
     from pipeline.distributed.leases import LeaseKeeper
 
+    from pipeline.distributed.health import Heartbeat
+
     wid = worker_id()
+    os.environ["GRIDSIGHT_WORKER_ID"] = wid  # segment tasks (and forked children) count under it
     keeper = live = None
+    r = connect()
     if cameras_file and capacity > 0:
-        r = connect()
         live = LiveCameras(cameras_file, wid, detector, device, r)
         live.prepare()
         keeper = LeaseKeeper(r, wid, capacity=capacity, cameras=live.ids, on_start=live.start,
                              on_stop=live.stop, ttl_s=lease_ttl_s).start()
+    beat = Heartbeat(r, wid, {"concurrency": concurrency, "device": device, "capacity": capacity,
+                              "queues": queues}, cameras=lambda: list(keeper.held) if keeper else []).start()
     argv = ["worker", "-Q", queues, "-c", str(concurrency), "-P", "solo" if concurrency == 1 else "prefork",
             "-n", f"{wid}@{socket.gethostname()}", "-l", loglevel, "--without-gossip", "--without-mingle",
             "--without-heartbeat"]
     try:
         app.worker_main(argv)
     finally:
+        beat.stop()
         if keeper is not None:
             keeper.stop()
         if live is not None:

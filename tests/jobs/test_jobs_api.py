@@ -48,3 +48,19 @@ def test_jobs_api_submit_follow_list_cancel(job_env, clip, workers, ticket_api, 
     r = http.post(f"/api/v1/jobs/{job['id']}/cancel")
     assert r.status_code == 409 and "already done" in r.json()["detail"]
     assert http.get("/api/v1/jobs/nope").status_code == 404
+
+
+def test_readyz_and_metrics_show_workers_and_queue(job_env, workers, ticket_api, clip):
+    from pipeline.distributed.jobs import JobStore
+
+    w = workers.start()
+    store = JobStore()
+    deadline = time.time() + 30
+    while time.time() < deadline and not any(k.endswith(f"-{w.pid}") for k in store.r.scan_iter(match="gs:worker:*")):
+        time.sleep(0.2)
+    ready = httpx.get(ticket_api.url + "/readyz", trust_env=False).json()
+    assert ready["jobs"]["queue"] == "ok"
+    assert any(x["id"].endswith(f"-{w.pid}") for x in ready["jobs"]["workers"]), ready
+    text = httpx.get(ticket_api.url + "/metrics", trust_env=False).text
+    assert "gridsight_jobs_queue_depth" in text and "gridsight_workers " in text
+    assert f'gridsight_worker_segments_total{{worker="' in text
