@@ -21,6 +21,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, HTTPException, Request, Security
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -122,6 +123,11 @@ class Authenticator:
         self._cache: dict[str, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
 
+    def cached(self, secret: str) -> Principal | None:
+        """The principal if this process checked the secret in the last few seconds (no I/O)."""
+        hit = self._cache.get(hash_secret(secret))
+        return hit[1] if hit and hit[0] > time.monotonic() else None
+
     def authenticate(self, secret: str) -> Principal | None:
         digest = hash_secret(secret)
         hit = self._cache.get(digest)
@@ -159,13 +165,15 @@ bearer_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=F
                                                  "`Authorization: Bearer <API key>` works too.")
 
 
-def current_principal(request: Request, api_key: str | None = Security(api_key_scheme),
-                      bearer: str | None = Security(bearer_scheme)) -> Principal:
+async def current_principal(request: Request, api_key: str | None = Security(api_key_scheme),
+                            bearer: str | None = Security(bearer_scheme)) -> Principal:
     secret = api_key or bearer
     if not secret:
         raise HTTPException(401, "not authenticated: send X-API-Key or Authorization: Bearer",
                             headers={"WWW-Authenticate": "Bearer"})
-    principal = request.app.state.auth.authenticate(secret)
+    auth: Authenticator = request.app.state.auth
+    # the event loop never waits on the database: a cache miss is looked up in the thread pool
+    principal = auth.cached(secret) or await run_in_threadpool(auth.authenticate, secret)
     if principal is None:
         raise HTTPException(401, "invalid, expired or revoked credentials", headers={"WWW-Authenticate": "Bearer"})
     return principal
@@ -181,7 +189,7 @@ def require(permission: str):
     if permission not in _requirements:
         roles = PERMISSIONS[permission]
 
-        def dependency(principal: Principal = Depends(current_principal)) -> Principal:
+        async def dependency(principal: Principal = Depends(current_principal)) -> Principal:
             if principal.role not in roles:
                 raise HTTPException(403, f"role {principal.role} may not do this ({permission}); "
                                          f"allowed roles: {', '.join(sorted(roles))}")

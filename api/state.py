@@ -41,7 +41,7 @@ class ServiceState:
         return self.detector
 
 
-def state(request: Request) -> ServiceState:
+async def state(request: Request) -> ServiceState:
     return request.app.state.gs
 
 

@@ -41,8 +41,9 @@ def list_(session: DB, filters: TicketFilters = Depends(ticket_filters),
           sort: Sort = Query("-created_at", description="field, `-` for descending"),
           limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=1_000_000),
           principal: Principal = require("tickets.read")) -> dict:
-    tickets, total = list_tickets(session, filters, principal, sort=sort, limit=limit, offset=offset)
-    return {"items": [ticket_to_dict(t) for t in tickets], "total": total, "limit": limit, "offset": offset}
+    tickets, total, exact = list_tickets(session, filters, principal, sort=sort, limit=limit, offset=offset)
+    return {"items": [ticket_to_dict(t) for t in tickets], "total": total, "total_exact": exact,
+            "limit": limit, "offset": offset}
 
 
 @router.get("/{ref}", response_model=TicketOut, summary="One ticket, by id or number (GS-2026-000123)")

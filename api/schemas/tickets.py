@@ -77,7 +77,8 @@ class TicketOut(BaseModel):
 
 class TicketPage(BaseModel):
     items: list[TicketOut]
-    total: int | None
+    total: int | None = Field(description="tickets matching, counted up to 1000")
+    total_exact: bool = Field(description="false: more than `total` match")
     limit: int
     offset: int
 
@@ -141,7 +142,7 @@ def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
     return min_lon, min_lat, max_lon, max_lat
 
 
-def ticket_filters(
+async def ticket_filters(
     status: list[Status] | None = Query(None, description="repeat for several"),
     issue_type: list[str] | None = Query(None, alias="type", description="issue type key; repeat for several"),
     severity: list[Severity] | None = Query(None),

@@ -135,21 +135,25 @@ def filter_tickets(stmt: Select, f: TicketFilters, principal: Principal | None =
     return stmt.where(*where) if where else stmt
 
 
+COUNT_CAP = 1000  # totals are exact up to this; beyond it counting would cost more than the page
+
+
 def list_tickets(session: Session, f: TicketFilters, principal: Principal | None, *, sort: str = "-created_at",
-                 limit: int = 50, offset: int = 0, with_total: bool = True) -> tuple[list[Ticket], int | None]:
-    """One page of tickets and the number matching (two indexed queries, no per-row queries)."""
+                 limit: int = 50, offset: int = 0, with_total: bool = True) -> tuple[list[Ticket], int | None, bool]:
+    """One page of tickets, the number matching (capped at :data:`COUNT_CAP`) and whether that
+    number is exact. Two indexed queries, no per-row queries."""
     desc = sort.startswith("-")
     key = SORTS[sort.lstrip("-")]
     order = [key.desc(), Ticket.id.desc()] if desc else [key.asc(), Ticket.id.asc()]
-    rows = session.scalars(filter_tickets(select(Ticket), f, principal).order_by(*order)
-                           .limit(limit).offset(offset)).all()
-    total = None
-    if with_total:
-        if offset == 0 and len(rows) < limit:
-            total = len(rows)
-        else:
-            total = session.scalar(filter_tickets(select(func.count()).select_from(Ticket), f, principal))
-    return list(rows), total
+    rows = list(session.scalars(filter_tickets(select(Ticket), f, principal).order_by(*order)
+                                .limit(limit).offset(offset)).all())
+    if not with_total:
+        return rows, None, False
+    if len(rows) < limit and (rows or offset == 0):
+        return rows, offset + len(rows), True
+    capped = filter_tickets(select(Ticket.id), f, principal).limit(COUNT_CAP + 1).subquery()
+    total = session.scalar(select(func.count()).select_from(capped))
+    return rows, min(total, COUNT_CAP), total <= COUNT_CAP
 
 
 def find_ticket(session: Session, ref: str | int, *, for_update: bool = False) -> Ticket:
