@@ -40,10 +40,26 @@ def last_checkpoint(run_dir: Path) -> Path:
     return Path(run_dir) / "weights" / "last.pt"
 
 
-def train(recipe: Recipe, resume: bool = False, callbacks: dict | None = None):
+def replan(checkpoint: Path, epochs: int) -> None:
+    """Change a stopped run's planned epoch count (its LR schedule follows) before resuming it."""
+    import torch
+
+    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    done = int(ckpt.get("epoch", -1)) + 1
+    if epochs <= done:
+        raise UserError(f"{checkpoint} has finished {done} epochs; plan more than that")
+    ckpt["train_args"]["epochs"] = epochs
+    tmp = checkpoint.with_name(checkpoint.name + ".partial")
+    torch.save(ckpt, tmp)
+    tmp.replace(checkpoint)  # the old checkpoint stays until the new one is complete
+
+
+def train(recipe: Recipe, resume: bool = False, callbacks: dict | None = None, resume_epochs: int | None = None):
     """Run (or resume) a training run; returns the ultralytics trainer's metrics object.
 
     ``callbacks``: ultralytics event name -> function(trainer), e.g. ``on_fit_epoch_end``.
+    ``resume_epochs``: on resume, the new total number of epochs (e.g. fewer, when the machine is
+    slower than planned); the learning-rate schedule is recomputed for it.
     """
     from ultralytics import YOLO
 
@@ -57,6 +73,8 @@ def train(recipe: Recipe, resume: bool = False, callbacks: dict | None = None):
         last = last_checkpoint(run_dir)
         if not last.is_file():
             raise UserError(f"nothing to resume: {last} does not exist")
+        if resume_epochs:
+            replan(last, resume_epochs)
         log.info("resuming %s", last)
         return with_callbacks(YOLO(str(last))).train(resume=True)
     if not Path(recipe.data).is_file():

@@ -36,7 +36,8 @@ def register(subparsers) -> None:
     tr.add_argument("--data", type=Path, help="dataset yaml (default: the prepared default set's data.yaml)")
     tr.add_argument("--base", type=Path, default=None, help="start weights (default: DATA/weights/coco-yolo11n-rebuilt.pt)")
     tr.add_argument("--run-dir", type=Path, default=None, help="where checkpoints go (default ~/.cache/gridsight/runs/issues)")
-    tr.add_argument("--epochs", type=int, default=12)
+    tr.add_argument("--epochs", type=int, default=None, help="planned epochs (default 12); with --resume: re-plan "
+                    "a stopped run to this many epochs in total, its LR schedule recomputed")
     tr.add_argument("--imgsz", type=int, default=416)
     tr.add_argument("--batch", type=int, default=16)
     tr.add_argument("--freeze", type=int, default=0, help="freeze the first N layers (10 = YOLO11n backbone)")
@@ -106,11 +107,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     run_dir = args.run_dir or Path.home() / ".cache" / "gridsight" / "runs" / "issues"
     recipe = Recipe(
         data=data, base=args.base or data_dir / "weights" / "coco-yolo11n-rebuilt.pt", run_dir=run_dir,
-        epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, freeze=args.freeze,
-        close_mosaic=args.epochs if args.close_mosaic is None else args.close_mosaic, lr0=args.lr0,
+        epochs=args.epochs or 12, imgsz=args.imgsz, batch=args.batch, freeze=args.freeze,
+        close_mosaic=(args.epochs or 12) if args.close_mosaic is None else args.close_mosaic, lr0=args.lr0,
         device=args.device, val=not args.no_val, fraction=args.fraction,
     )
-    train(recipe, resume=args.resume)
+    train(recipe, resume=args.resume, resume_epochs=args.epochs if args.resume else None)
     print(f"checkpoints in {Path(run_dir).expanduser() / 'weights'}")
     return 0
 

@@ -14,10 +14,10 @@ class Interrupted(Exception):
     pass
 
 
-def test_train_interrupted_then_resumed_finishes_the_planned_epochs(tmp_path, fire_like):
+def test_train_interrupted_then_resumed_with_a_new_plan(tmp_path, fire_like):
     from ultralytics import YOLO
 
-    recipe = tiny_recipe(tmp_path, fire_like, epochs=2)
+    recipe = tiny_recipe(tmp_path, fire_like, epochs=3)
     run = recipe.run_dir
 
     def stop_after_first_epoch(trainer):
@@ -31,7 +31,9 @@ def test_train_interrupted_then_resumed_finishes_the_planned_epochs(tmp_path, fi
     with pytest.raises(UserError, match="already holds a run"):
         train(recipe)  # a second fresh run must not overwrite the first
 
-    train(recipe, resume=True)
+    with pytest.raises(UserError, match="finished 1 epochs"):
+        train(recipe, resume=True, resume_epochs=1)
+    train(recipe, resume=True, resume_epochs=2)  # re-planned: 2 epochs in all instead of 3
     rows = (run / "results.csv").read_text().strip().splitlines()
     assert len(rows) == 3  # header + epochs 1 and 2
     assert YOLO(str(last_checkpoint(run))).names == {0: "fire", 1: "nothing", 2: "smoke"}
