@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from api.auth import Principal, require
@@ -40,10 +40,11 @@ GS = Annotated[ServiceState, Depends(state)]
 def list_(session: DB, filters: TicketFilters = Depends(ticket_filters),
           sort: Sort = Query("-created_at", description="field, `-` for descending"),
           limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=1_000_000),
-          principal: Principal = require("tickets.read")) -> dict:
+          principal: Principal = require("tickets.read")) -> JSONResponse:
     tickets, total, exact = list_tickets(session, filters, principal, sort=sort, limit=limit, offset=offset)
-    return {"items": [ticket_to_dict(t) for t in tickets], "total": total, "total_exact": exact,
-            "limit": limit, "offset": offset}
+    # built by ticket_to_dict already in the documented shape: skip re-validating every field
+    return JSONResponse({"items": [ticket_to_dict(t) for t in tickets], "total": total, "total_exact": exact,
+                         "limit": limit, "offset": offset})
 
 
 @router.get("/{ref}", response_model=TicketOut, summary="One ticket, by id or number (GS-2026-000123)")
