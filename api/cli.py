@@ -44,6 +44,12 @@ def register(subparsers) -> None:
     esc.set_defaults(func=_escalate)
 
 
+def _one_line(exc: Exception) -> str:
+    """A database error as one line: the driver's message, without SQLAlchemy's links."""
+    msg = str(getattr(exc, "orig", None) or exc)
+    return " ".join(line.strip() for line in msg.splitlines() if line.strip() and "sqlalche.me" not in line)
+
+
 def _state():
     from api.app import create_app, start_up
 
@@ -52,7 +58,7 @@ def _state():
     try:
         start_up(gs)
     except Exception as exc:
-        raise UserError(f"database {gs.engine.url.render_as_string(hide_password=True)}: {exc}") from exc
+        raise UserError(f"database {gs.engine.url.render_as_string(hide_password=True)}: {_one_line(exc)}") from exc
     return gs
 
 
@@ -78,7 +84,7 @@ def _migrate(args: argparse.Namespace) -> int:
         print(f"database at revision {current_revision(engine)}: "
               f"{engine.url.render_as_string(hide_password=True)}")
     except Exception as exc:
-        raise UserError(f"migration failed: {exc}") from exc
+        raise UserError(f"migration failed: {_one_line(exc)}") from exc
     finally:
         engine.dispose()
     return 0

@@ -93,7 +93,7 @@ def sync_from_configs(session: Session, rules: DispatchRules, cameras_yaml: Path
     cameras = load_cameras_yaml(cameras_yaml)
     for spec in cameras:
         upsert_camera(session, spec, grids)
-    log.info("registry loaded", extra={"departments": len(rules.departments), "grids": len(grids.grids),
+    log.debug("registry loaded", extra={"departments": len(rules.departments), "grids": len(grids.grids),
                                        "cameras": len(cameras)})
     return grids
 
