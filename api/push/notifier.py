@@ -148,8 +148,8 @@ class Notifier:
             time.sleep(0.05)
         return self.outbox.next_due_in() is None
 
-    def log(self, limit: int = 100, event_id: str | None = None) -> list[dict]:
-        return self.outbox.log(limit, event_id)
+    def log(self, limit: int = 100, event_id: str | None = None, state: str | None = None) -> list[dict]:
+        return self.outbox.log(limit, event_id, state)
 
     # --- delivery -----------------------------------------------------------------------------
     def backoff(self, attempts: int) -> float:

@@ -174,15 +174,20 @@ class Outbox:
         with self._lock:
             return dict(self._db.execute("SELECT state, COUNT(*) FROM deliveries GROUP BY state").fetchall())
 
-    def log(self, limit: int = 100, event_id: str | None = None) -> list[dict]:
-        """The delivery log, newest first."""
+    def log(self, limit: int = 100, event_id: str | None = None, state: str | None = None) -> list[dict]:
+        """The delivery log, newest first (optionally one event's, or one state's)."""
         sql = ("SELECT d.id, d.event_id, e.name, e.number, e.topic, d.target, d.subscription_id, d.state, "
                "d.attempts, d.last_status, d.last_error, d.created_at, d.delivered_at "
                "FROM deliveries d JOIN events e ON e.id = d.event_id")
-        args: tuple = ()
+        where, args = [], []
         if event_id:
-            sql += " WHERE d.event_id=?"
-            args = (event_id,)
+            where.append("d.event_id=?")
+            args.append(event_id)
+        if state:
+            where.append("d.state=?")
+            args.append(state)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         with self._lock:
             rows = self._db.execute(sql + " ORDER BY d.id DESC LIMIT ?", (*args, limit)).fetchall()
         keys = ("id", "event_id", "event", "number", "topic", "target", "subscription_id", "state",
