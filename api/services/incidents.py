@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from api.auth import Principal
 from api.db.engine import relax_commit
 from api.db.models import Camera, Ticket, TicketEvent, ticket_number
-from api.db.types import JSONType
+from api.db.types import JSONType, UTCDateTime
 from api.schemas.incidents import IncidentIn
 from api.services.errors import Invalid
 from api.services.lifecycle import transition
@@ -128,7 +128,8 @@ def _update(session: Session, inc: IncidentIn, actor: Principal, now: datetime,
         "score": case((better, inc.score), else_=Ticket.score),
     }
     if inc.last_seen is not None:
-        values["last_seen_at"] = case((Ticket.last_seen_at < inc.last_seen, inc.last_seen), else_=Ticket.last_seen_at)
+        seen = literal(inc.last_seen, UTCDateTime())
+        values["last_seen_at"] = case((Ticket.last_seen_at < seen, seen), else_=Ticket.last_seen_at)
     if inc.evidence:
         values["evidence"] = case((better, literal([e.model_dump() for e in inc.evidence], JSONType)),
                                   else_=Ticket.evidence)
