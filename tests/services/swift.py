@@ -71,6 +71,7 @@ def _backend_conf(kind: str, folder: Path, port: int) -> str:
     return f"""[DEFAULT]
 bind_ip = 127.0.0.1
 bind_port = {port}
+bind_timeout = 3
 workers = 0
 swift_dir = {folder}
 devices = {folder / 'srv'}
@@ -95,6 +96,7 @@ def _proxy_conf(folder: Path, port: int, memcache_port: int, account: str, user:
     return f"""[DEFAULT]
 bind_ip = 127.0.0.1
 bind_port = {port}
+bind_timeout = 3
 workers = 0
 swift_dir = {folder}
 log_name = proxy-server
