@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import socket
 import uuid
 from dataclasses import dataclass, field
 
@@ -61,7 +63,48 @@ class Api:
         return r.json()
 
 
-def make_api(tmp_path, store=None, database_url: str = ""):
+PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+
+
+@pytest.fixture(scope="session")
+def interop_pg_url():
+    """A PostgreSQL database for these tests (session-wide, dropped afterwards)."""
+    try:
+        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
+    except OSError:
+        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432 (make test starts it: scripts/services.sh)")
+    from sqlalchemy import create_engine, text
+
+    name = f"gs_interop_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{PG_SERVER}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def wipe_pg(url: str) -> None:
+    """Empty every table of the schema (if it exists yet)."""
+    from sqlalchemy import create_engine, inspect, text
+
+    from api.db.models import Base
+
+    engine = create_engine(url)
+    try:
+        present = set(inspect(engine).get_table_names())
+        names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables if t.name in present)
+        if names:
+            with engine.begin() as conn:
+                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()
+
+
+def make_api(tmp_path, store=None, database_url: str = "", **notifier_options):
     from fastapi.testclient import TestClient
 
     from api import push
@@ -71,7 +114,7 @@ def make_api(tmp_path, store=None, database_url: str = ""):
     from gridsight.settings import Settings
 
     settings = Settings(home=tmp_path, database_url=database_url, s3_endpoint="", mqtt_host="", api_key="")
-    notifier = push.Notifier(tmp_path / "push.db", retry_base_s=0.05)
+    notifier = push.Notifier(tmp_path / "push.db", **{"retry_base_s": 0.05, **notifier_options})
     old = push.set_notifier(notifier.start())
     app = create_app(settings, store=store, escalation=False)
     client = TestClient(app)
@@ -95,8 +138,13 @@ def make_api(tmp_path, store=None, database_url: str = ""):
     return Api(client, app, keys, notifier), close
 
 
-@pytest.fixture
-def api(tmp_path):
-    a, close = make_api(tmp_path)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def api(request, tmp_path):
+    """The API on SQLite and on PostgreSQL (a wiped session database)."""
+    url = ""
+    if request.param == "postgresql":
+        url = request.getfixturevalue("interop_pg_url")
+        wipe_pg(url)
+    a, close = make_api(tmp_path, database_url=url)
     yield a
     close()
