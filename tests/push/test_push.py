@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import queue
+from contextlib import contextmanager
 import socket
 import threading
 import uuid
@@ -106,28 +107,43 @@ def event(name="created", **extra) -> dict:
 
 # --- MQTT -----------------------------------------------------------------------------------
 
-def test_mqtt_subscriber_receives_the_event_with_qos1(mosquitto, notifier):
+@contextmanager
+def mqtt_subscriber(topic: str = "gridsight/tickets/#"):
+    """A real MQTT client subscribed (QoS 1) on the broker; yields a queue of received messages."""
     import paho.mqtt.client as mqtt
 
     got: queue.Queue = queue.Queue()
     subscribed = threading.Event()
     sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{uuid.uuid4().hex[:6]}")
-    sub.on_connect = lambda c, u, f, rc, p: c.subscribe("gridsight/tickets/#", qos=1)
+    sub.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
     sub.on_subscribe = lambda *a: subscribed.set()
     sub.on_message = lambda c, u, m: got.put(m)
-    sub.connect(*mosquitto)
+    sub.connect(MQTT_HOST, MQTT_PORT)
     sub.loop_start()
     try:
         assert subscribed.wait(10), "test subscriber could not subscribe"
+        yield got
+    finally:
+        sub.loop_stop()
+        sub.disconnect()
+
+
+def messages_for(got: queue.Queue, number: str, count: int, timeout: float = 15) -> list:
+    """The next ``count`` messages about ticket ``number`` (other tests may publish too)."""
+    mine = []
+    while len(mine) < count:
+        m = got.get(timeout=timeout)
+        if m.topic.startswith(f"gridsight/tickets/{number}/"):
+            mine.append(m)
+    return mine
+
+
+def test_mqtt_subscriber_receives_the_event_with_qos1(mosquitto, notifier):
+    with mqtt_subscriber() as got:
         n = notifier(mqtt_host=mosquitto[0], mqtt_port=mosquitto[1])
         ev = event("status", from_status="new", to_status="dispatched")
         event_id = n.publish(ev)
-        deadline_msgs = []
-        while True:
-            m = got.get(timeout=10)
-            if m.topic.startswith(f"gridsight/tickets/{ev['number']}/"):
-                break
-            deadline_msgs.append(m.topic)  # other engineers' tests may publish too
+        [m] = messages_for(got, ev["number"], 1)
         assert m.topic == f"gridsight/tickets/{ev['number']}/status"
         assert m.qos == 1
         payload = json.loads(m.payload)
@@ -136,9 +152,6 @@ def test_mqtt_subscriber_receives_the_event_with_qos1(mosquitto, notifier):
         assert n.flush(10)
         [entry] = n.log(event_id=event_id)
         assert entry["target"] == "mqtt" and entry["state"] == "delivered" and entry["attempts"] == 1
-    finally:
-        sub.loop_stop()
-        sub.disconnect()
 
 
 def test_mqtt_broker_down_keeps_the_event_pending(notifier):
