@@ -10,8 +10,9 @@
 2. Motion everywhere: vtest panned (a moving crop: every pixel changes), a camera whose rules
    apply everywhere. Pipeline frames/s against the detector's raw batched throughput on the
    same frames (already decoded, in memory).
-3. Many cameras: N cameras of the panned clip at once; detections/s summed, cameras sustained
-   at 2 detections/s each, peak memory (RSS) of the process.
+3. Cameras at 2 detections/s: N live-paced cameras (the panned clip in real time, motion
+   everywhere) in a fresh process, N from the measured throughput and lowered until every
+   camera gets >= 1.9 detections/s; peak memory (RSS) of that process.
 
 Time it on a quiet machine (pause training: see the project notes). Prints a README table.
 """
@@ -111,6 +112,65 @@ def panned_clip(path: Path, frames: int = 300) -> None:
     out.release()
 
 
+class PacedSource:
+    """A live camera: the clip decoded and delivered in real time at ``fps`` (wall clock), looping."""
+
+    live = True
+
+    def __init__(self, clip: Path, camera_id: str, fps: float, seconds: float) -> None:
+        from pipeline.sources import Health
+
+        self.clip, self.camera_id, self.fps, self.seconds = clip, camera_id, fps, seconds
+        self.health = Health(online=True)
+        self._closed = False
+
+    def __iter__(self):
+        from pipeline.sources import Frame
+
+        cap = cv2.VideoCapture(str(self.clip))
+        start = time.time()
+        i = 0
+        while not self._closed and time.time() - start < self.seconds:
+            ok, img = cap.read()
+            if not ok:
+                cap.release()
+                cap = cv2.VideoCapture(str(self.clip))
+                continue
+            wait = start + i / self.fps - time.time()
+            if wait > 0:
+                time.sleep(wait)
+            elif -wait * self.fps >= 1:  # behind by a whole frame: a live camera would have dropped it
+                self.health.dropped += 1
+                i += 1
+                continue
+            yield Frame(self.camera_id, img, time.time(), i)
+            i += 1
+        cap.release()
+
+    def close(self) -> None:
+        self._closed = True
+
+
+def sustained(n_cams: int, clip: Path, rules_path: Path, seconds: float = 30.0) -> dict:
+    """n_cams live cameras, motion everywhere, 2 detections/s each: what each really gets."""
+    from models.detector import load_detector
+
+    det = load_detector()
+    det.warmup()
+    zones = [Zone("all", "any", [(0, 0), (1, 0), (1, 1), (0, 1)], True)]
+    with Pipeline(PipelineOptions(issues=rules_path, detector=det, deliver=False)) as p:
+        procs = [p.add_camera(Camera(f"cam-{i}", "paced", "", None, 2.0, zones),
+                              PacedSource(clip, f"cam-{i}", 2.0, seconds)) for i in range(n_cams)]
+        t0 = time.perf_counter()
+        p.wait()
+        dt = time.perf_counter() - t0
+        rates = [pr.stats.detected / dt for pr in procs]
+        dropped = sum(pr.source.health.dropped for pr in procs)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"cameras": n_cams, "min_rate": min(rates), "mean_rate": sum(rates) / len(rates), "dropped": dropped,
+            "rss_mib": rss}
+
+
 def raw_throughput(detector, frames: list[np.ndarray]) -> float:
     b = detector.batch
     t0 = time.perf_counter()
@@ -121,10 +181,17 @@ def raw_throughput(detector, frames: list[np.ndarray]) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--cameras", type=int, default=4, help="cameras run at once in part 3")
     ap.add_argument("--config", default="configs/cameras.yaml")
     ap.add_argument("--camera", default="campus-east")
+    ap.add_argument("--sustain", type=int, default=0, help=argparse.SUPPRESS)  # internal: one sustained run
+    ap.add_argument("--clip", type=Path, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--rules", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.sustain:
+        import json
+
+        print(json.dumps(sustained(args.sustain, args.clip, args.rules)))
+        return 0
 
     from gridsight.settings import get_settings
     from models.detector import load_detector
@@ -161,23 +228,39 @@ def main() -> int:
                 break
             frames.append(f)
         raw_throughput(det, frames[:8])
-        raw = raw_throughput(det, frames)
         everywhere = Camera("pan", str(clip), "panning", None, 10.0, [Zone("all", "any", [(0, 0), (1, 0), (1, 1), (0, 1)], True)])
         anywhere_rules = Path(tmp) / "issues.yaml"
         anywhere_rules.write_text(rules_path.read_text().replace("zones: [no_parking]", "zones: [any]"))
-        t_p, n_p, _, info_p = ours(det, everywhere, anywhere_rules)
-        fps_p = n_p / t_p
-        print(f"motion everywhere: raw {raw:.1f}/s, pipeline {fps_p:.1f}/s {info_p}", flush=True)
-        rows.append((f"Motion everywhere (vtest panned, {n_p} frames)", f"detector raw batched: {raw:.1f} frames/s",
-                     f"{fps_p:.1f} frames/s ({info_p['detected']} detector calls)", f"{fps_p / raw:.2f}x", ">= 0.85x", ""))
+        best_raw = best_fps = 0.0
+        for _ in range(2):  # interleaved, best of two each: the machine is shared
+            best_raw = max(best_raw, raw_throughput(det, frames))
+            t_p, n_p, _, info_p = ours(det, everywhere, anywhere_rules)
+            best_fps = max(best_fps, n_p / t_p)
+        print(f"motion everywhere: raw {best_raw:.1f}/s, pipeline {best_fps:.1f}/s {info_p}", flush=True)
+        rows.append((f"Motion everywhere (vtest panned, {n_p} frames)", f"detector raw batched: {best_raw:.1f} frames/s",
+                     f"{best_fps:.1f} frames/s ({info_p['detected']} detector calls)", f"{best_fps / best_raw:.2f}x",
+                     ">= 0.85x", ""))
 
-        many = Camera("pan", str(clip), "panning", None, 10.0, everywhere.zones)
-        t_m, n_m, _, info_m = ours(det, many, anywhere_rules, n_cams=args.cameras)
-        per_s = info_m["detected"] / t_m
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        rows.append((f"{args.cameras} cameras at once (panned clip each)", "",
-                     f"{per_s:.1f} detections/s in total", f"{int(per_s // 2)} cameras at 2 detections/s", "",
-                     f"peak RSS {rss:.0f} MiB"))
+        # cameras at 2 detections/s: start from what throughput allows, check live-paced in a fresh process
+        import json
+        import subprocess
+
+        n = max(1, int(best_fps // 2))
+        result = None
+        while n >= 1:
+            out = subprocess.run([sys.executable, __file__, "--sustain", str(n), "--clip", str(clip), "--rules",
+                                  str(anywhere_rules)], capture_output=True, text=True, timeout=600)
+            line = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+            result = json.loads(line[-1]) if line else None
+            print(f"sustained: {result}", flush=True)
+            if result and result["min_rate"] >= 1.9:
+                break
+            n -= 1
+        if result:
+            rows.append((f"{result['cameras']} live cameras, motion everywhere, 2 detections/s each (30 s)",
+                         f"throughput allows {best_fps / 2:.1f} cameras",
+                         f"each camera got >= {result['min_rate']:.2f} detections/s",
+                         f"{result['cameras']} cameras", "report", f"peak RSS {result['rss_mib']:.0f} MiB"))
 
     cpu = f"{os.cpu_count()}-core CPU, no GPU"
     print(f"\nMachine: {cpu}; model {det.backend} {det.precision} {det.imgsz}px batch {det.batch} ({Path(det.source).name})")
