@@ -1,4 +1,7 @@
-"""Open311 GeoReport v2 at ``/open311/v2/`` (JSON): civic clients read and file service requests.
+"""Open311 GeoReport v2 at ``/open311/v2/``: civic clients read and file service requests.
+
+Every resource answers in JSON (``.json``) or XML (``.xml``, the spec's required format);
+below, ``.json`` stands for either.
 
 * ``GET services.json``: one service per issue type of ``configs/issues.yaml`` (``service_code``
   is the issue type key, ``group`` its category code, the name in English and Chinese).
@@ -25,7 +28,7 @@ from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
@@ -35,7 +38,8 @@ from api.schemas.incidents import IncidentIn
 from api.services.errors import ServiceError
 from api.services.incidents import ingest_incident
 from api.services.notify import commit
-from api.services.tickets import TicketFilters, evidence_url, filter_tickets, find_ticket, check_scope, iso
+from api.routers.open311_format import FormatError, check_format, error_response, respond
+from api.services.tickets import TicketFilters, check_scope, evidence_url, filter_tickets, find_ticket, iso
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 CLOSED_STATUSES = (*DONE_STATUSES, "rejected", "duplicate")
@@ -48,10 +52,6 @@ class Open311Error(Exception):
     def __init__(self, code: int, description: str):
         super().__init__(description)
         self.code, self.description = code, description
-
-
-def error_response(code: int, description: str) -> JSONResponse:
-    return JSONResponse([{"code": code, "description": description}], status_code=code)
 
 
 def open311_status(status: str) -> str:
@@ -130,33 +130,43 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-async def _guard(fn, *args):
+async def _guard(fmt: str, fn, *args) -> Response:
     try:
+        check_format(fmt)
         return await run_in_threadpool(fn, *args)
+    except FormatError as e:
+        return error_response(404, str(e))
     except Open311Error as e:
-        return error_response(e.code, e.description)
+        return error_response(e.code, e.description, fmt)
     except ServiceError as e:
-        return error_response(400 if e.status_code == 422 else e.status_code, e.detail)
+        return error_response(400 if e.status_code == 422 else e.status_code, e.detail, fmt)
 
 
-@router.get("/services.json", summary="Open311 service list: one service per issue type")
-async def services(request: Request):
+@router.get("/services.{fmt}", summary="Open311 service list: one service per issue type (json or xml)")
+async def services(request: Request, fmt: str) -> Response:
     rules = request.app.state.gs.rules
+    return await _guard(fmt, lambda: respond(_services(rules), fmt, "services"))
+
+
+def _services(rules) -> list[dict]:
     return [{"service_code": t.key, "service_name": t.name_en,
              "description": f"{t.name_en} / {t.name_zh} (category {t.category}, default severity {t.severity})",
              "metadata": False, "type": "realtime", "keywords": t.name_zh, "group": t.category}
             for t in rules.issue_types.values()]
 
 
-@router.get("/services/{service_code}.json", summary="Open311 service definition (no extra attributes)")
-async def service_definition(request: Request, service_code: str):
-    if service_code not in request.app.state.gs.rules.issue_types:
-        return error_response(404, f"no service {service_code!r}; see services.json")
-    return {"service_code": service_code, "attributes": []}
+@router.get("/services/{service_code}.{fmt}", summary="Open311 service definition (no extra attributes)")
+async def service_definition(request: Request, service_code: str, fmt: str) -> Response:
+    def run():
+        if service_code not in request.app.state.gs.rules.issue_types:
+            raise Open311Error(404, f"no service {service_code!r}; see services.{fmt}")
+        return respond({"service_code": service_code, "attributes": []}, fmt, "service_definition")
+
+    return await _guard(fmt, run)
 
 
-@router.get("/requests.json", summary="Open311 service requests (tickets)")
-async def list_requests(request: Request, api_key: str | None = None, service_request_id: str | None = None,
+@router.get("/requests.{fmt}", summary="Open311 service requests (tickets; json or xml)")
+async def list_requests(request: Request, fmt: str, api_key: str | None = None, service_request_id: str | None = None,
                         service_code: str | None = None, start_date: str | None = None,
                         end_date: str | None = None, status: str | None = None,
                         page_size: int = 100, page: int = 1, jurisdiction_id: str | None = None):
@@ -178,13 +188,13 @@ async def list_requests(request: Request, api_key: str | None = None, service_re
                     except ServiceError:
                         continue
                     tickets.append(t)
-                return render(session, tickets, _base(request))
+                return respond(render(session, tickets, _base(request)), fmt, "service_requests")
             f = TicketFilters()
             if service_code:
                 codes = [c.strip() for c in service_code.split(",") if c.strip()]
                 unknown = [c for c in codes if c not in gs.rules.issue_types]
                 if unknown:
-                    raise Open311Error(400, f"unknown service_code {', '.join(unknown)}; see services.json")
+                    raise Open311Error(400, f"unknown service_code {', '.join(unknown)}; see services.{fmt}")
                 f.issue_type = codes
             if status:
                 wanted = {s.strip() for s in status.split(",") if s.strip()}
@@ -200,13 +210,13 @@ async def list_requests(request: Request, api_key: str | None = None, service_re
             stmt = (filter_tickets(select(Ticket), f, principal)
                     .order_by(Ticket.created_at.desc(), Ticket.id.desc())
                     .limit(page_size).offset((page - 1) * page_size))
-            return render(session, list(session.scalars(stmt)), _base(request))
+            return respond(render(session, list(session.scalars(stmt)), _base(request)), fmt, "service_requests")
 
-    return await _guard(run)
+    return await _guard(fmt, run)
 
 
-@router.get("/requests/{service_request_id}.json", summary="One Open311 service request")
-async def get_request(request: Request, service_request_id: str, api_key: str | None = None,
+@router.get("/requests/{service_request_id}.{fmt}", summary="One Open311 service request (json or xml)")
+async def get_request(request: Request, service_request_id: str, fmt: str, api_key: str | None = None,
                       jurisdiction_id: str | None = None):
     gs = request.app.state.gs
 
@@ -217,13 +227,14 @@ async def get_request(request: Request, service_request_id: str, api_key: str | 
         with gs.sessions() as session:
             t = find_ticket(session, service_request_id)
             check_scope(principal, t)
-            return render(session, [t], _base(request))
+            return respond(render(session, [t], _base(request)), fmt, "service_requests")
 
-    return await _guard(run)
+    return await _guard(fmt, run)
 
 
-@router.post("/requests.json", summary="File an Open311 service request (form-encoded)", status_code=201)
-async def create_request(request: Request):
+@router.post("/requests.{fmt}", summary="File an Open311 service request (form-encoded; json or xml answer)",
+             status_code=201)
+async def create_request(request: Request, fmt: str) -> Response:
     gs = request.app.state.gs
     form = await request.form()
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
@@ -253,10 +264,10 @@ async def create_request(request: Request):
                                     action=REPORT_ACTION, from_status=None, to_status=None, note=description,
                                     data={"media_url": media} if media else None))
             commit(session)
-        return JSONResponse([{"service_request_id": result.number, "service_notice": "",
-                              "account_id": None}], status_code=201)
+        return respond([{"service_request_id": result.number, "service_notice": "", "account_id": None}],
+                       fmt, "service_requests", 201)
 
-    return await _guard(run)
+    return await _guard(fmt, run)
 
 
 def _location(fields: dict) -> dict:

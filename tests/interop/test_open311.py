@@ -133,3 +133,35 @@ def test_errors_follow_the_open311_shape(api):
     assert get_requests(api) == []
     # the usual header works as well as api_key
     assert api.client.get(f"{BASE}/requests.json", headers=api.h("viewer")).status_code == 200
+
+
+def test_xml_format_mirrors_json(api):
+    from xml.etree import ElementTree as ET
+
+    r = api.client.get(f"{BASE}/services.xml")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/xml")
+    assert r.content.startswith(b'<?xml version="1.0" encoding="UTF-8"?>')
+    root = ET.fromstring(r.content)
+    assert root.tag == "services"
+    codes = [s.findtext("service_code") for s in root.findall("service")]
+    assert codes == [s["service_code"] for s in api.client.get(f"{BASE}/services.json").json()]
+    assert root.find("service/metadata").text == "false"
+
+    r = api.client.post(f"{BASE}/requests.xml", data={"api_key": api.keys["operator"], "service_code": "garbage",
+                                                      "lat": "31.235", "long": "121.465", "description": "垃圾桶满了"})
+    assert r.status_code == 201, r.text
+    number = ET.fromstring(r.content).findtext("request/service_request_id")
+    assert number.startswith("GS-")
+    req = ET.fromstring(api.client.get(f"{BASE}/requests/{number}.xml", params={"api_key": api.keys["viewer"]}).content)
+    assert req.tag == "service_requests"
+    assert req.findtext("request/status") == "open" and req.findtext("request/description") == "垃圾桶满了"
+    assert req.find("request/media_url").text is None  # null: an empty element
+    listed = ET.fromstring(api.client.get(f"{BASE}/requests.xml", params={"api_key": api.keys["viewer"]}).content)
+    assert [e.text for e in listed.findall("request/service_request_id")] == [number]
+
+    r = api.client.get(f"{BASE}/requests/GS-2026-999999.xml", params={"api_key": api.keys["viewer"]})
+    assert r.status_code == 404
+    err = ET.fromstring(r.content)
+    assert err.tag == "errors" and err.findtext("error/code") == "404" and "no ticket" in err.findtext("error/description")
+    r = api.client.get(f"{BASE}/services.csv")
+    assert r.status_code == 404 and ".json or .xml" in r.json()[0]["description"]
