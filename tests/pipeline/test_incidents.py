@@ -154,3 +154,28 @@ def test_zones_bottom_centre_and_normalised():
     assert z.contains_boxes(boxes, SHAPE).tolist() == [True, False]
     with pytest.raises(ValueError, match="kind"):
         Zone("bad", "moon", [(0, 0), (1, 0), (1, 1)])
+
+
+def test_restarted_pipeline_continues_the_incident_under_its_key(tmp_path):
+    """Live cameras keep a ledger of keys and seqs in the outbox file: after a restart the parked
+    car is the same incident (same key, seq continues), not a second ticket."""
+    from pipeline.outbox import Outbox
+
+    box = Outbox(tmp_path / "outbox.db")
+    s = Scene([parking_rule()], ledger=box)
+    end = s.run(90, 2, lambda t: (CAR,))
+    assert [e.event for e in s.events] == ["open"]
+    first = s.events[0]
+    box.close()
+    box = Outbox(tmp_path / "outbox.db")  # the pipeline restarts a minute later
+    s2 = Scene([parking_rule()], ledger=box)
+    s2.run(90, 2, lambda t: (CAR,), start=end + 60)
+    assert [(e.event, e.key) for e in s2.events][:1] == [("open", first.key)]
+    assert s2.events[0].seq == first.seq + 1
+    box.close()
+    # much later (beyond reopen_s) it is a new incident
+    box = Outbox(tmp_path / "outbox.db")
+    s3 = Scene([parking_rule()], ledger=box)
+    s3.run(90, 2, lambda t: (CAR,), start=end + 5000)
+    assert s3.events[0].key != first.key and s3.events[0].seq == 1
+    box.close()
