@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.cameras import Camera
@@ -45,7 +45,6 @@ class PipelineOptions:
     stationary_recheck_s: float = 5.0
     max_wait_s: float = 0.01
     source: str = "camera"
-    extra: dict = field(default_factory=dict)
 
 
 class Pipeline:
