@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     secret_key: str = Field("dev-only-change-me", description="Signs bearer tokens.")
     upload_max_bytes: int = 20 * 1024 * 1024
     upload_max_pixels: int = 50_000_000
+    mute_hours: float = Field(24.0, description="A rejected false positive's camera, zone and type stay muted "
+                                                "this long.")
+    verify_window_s: float = Field(60.0, description="Seconds of footage the pipeline re-watches a resolved "
+                                                     "ticket's camera and zone.")
 
     # --- evidence store -----------------------------------------------------
     s3_endpoint: str = Field("", description="host:port of an S3 server; empty means a local folder.")

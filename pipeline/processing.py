@@ -67,6 +67,7 @@ class CameraProcessor:
         self.names = model_names
         # only what a rule can use is tracked (people walking by cost the tracker, not the rules)
         self.track_classes = tuple(sorted({c for r, _ in self.book.entries for c in r.classes}))
+        self.watchers: list[Callable] = []  # fn(processor, frame, observations, others), e.g. pipeline.verify
         self.stats = CameraStats()
         self._ordered: queue.Queue = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
@@ -166,6 +167,8 @@ class CameraProcessor:
             people = self._last_dets.of_classes(PRIVATE_CLASSES)
             others = people.to_list()
         events = self.incidents.observe(observations, frame.time, frame.image, others)
+        for watch in self.watchers:
+            watch(self, frame, observations, others)
         self.stats.frames += 1
         self.stats.footage_time = frame.time
         if events:

@@ -30,6 +30,7 @@ from api.schemas.incidents import IncidentIn
 from api.services.errors import Invalid
 from api.services.lifecycle import transition
 from api.services.notify import queue_event
+from api.services.review import muted_incident
 from api.services.rules import DispatchRules, GridIndex
 from api.services.tickets import ticket_to_dict
 
@@ -59,6 +60,8 @@ def ingest_incident(session: Session, inc: IncidentIn, actor: Principal, now: da
     steps = ("create", "update") if inc.event == "open" else ("update", "create", "update")
     for step in steps:
         if step == "create":
+            if (muted := muted_incident(session, inc, actor, now)) is not None:  # a rejected false positive's place
+                return muted
             ticket = _create(session, inc, itype, actor, now, rules, grids)
             created = ticket is not None
         else:

@@ -1,0 +1,178 @@
+"""Verification of fixes: the pipeline's camera checks, "after" photos, before/after images."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile as StarletteUpload
+
+from api.auth import Principal, require
+from api.db.loop import Verification
+from api.schemas.loop import VerificationIn
+from api.services import verification as svc
+from api.services.errors import Conflict, Invalid, NotFound, Unavailable
+from api.services.evidence import annotate, decode_bgr, encode_jpeg, read_image, store_evidence
+from api.services.notify import commit
+from api.services.tickets import get_ticket, iso, ticket_to_dict
+from api.state import ServiceState, db_session, state
+
+router = APIRouter(prefix="/api/v1", tags=["verification"])
+DB = Annotated[Session, Depends(db_session)]
+GS = Annotated[ServiceState, Depends(state)]
+PARTS = {"evidence_annotated": "annotated", "evidence_raw": "raw"}
+_SCHEMA = VerificationIn.model_json_schema(ref_template="#/components/schemas/{model}")
+_SCHEMA.pop("$defs", None)  # DetectionIn: in the components already (the incident contract uses it)
+_REPORT_DOC = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": _SCHEMA},
+    "multipart/form-data": {"schema": {"type": "object", "required": ["result"], "properties": {
+        "result": {"type": "string", "description": "the VerificationIn object as JSON text"},
+        "evidence_annotated": {"type": "string", "format": "binary"},
+        "evidence_raw": {"type": "string", "format": "binary"}}}}}}}
+
+
+def _parse(raw: str | bytes, loc: tuple) -> VerificationIn:
+    try:
+        return VerificationIn.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = [{**e, "loc": [*loc, *e.get("loc", ())]} for e in exc.errors(include_url=False)]
+        raise RequestValidationError(json.loads(json.dumps(errors, default=str))) from None
+
+
+@router.post("/tickets/{ref}/verification", openapi_extra=_REPORT_DOC,
+             summary="The pipeline reports what the camera saw after the resolve; the service reopens, "
+                     "verifies or notes why it could not",
+             responses={200: {"description": "`applied`: false when the ticket is no longer at that resolve"},
+                        404: {"description": "no such ticket"}, 422: {"description": "bad report"}})
+async def report(ref: str, request: Request, principal: Principal = require("incidents.write")) -> dict:
+    gs: ServiceState = request.app.state.gs
+    ctype = request.headers.get("content-type", "")
+    uploads: dict[str, StarletteUpload] = {}
+    if ctype.startswith("multipart/form-data"):
+        form = await request.form(max_files=len(PARTS), max_fields=4)
+        text = form.get("result")
+        if not isinstance(text, str):
+            raise RequestValidationError([{"loc": ["body", "result"], "msg": "a text part `result` with the "
+                                           "verification JSON is required", "type": "missing"}])
+        body = _parse(text, ("body", "result"))
+        for name, value in form.multi_items():
+            if name in PARTS and isinstance(value, StarletteUpload):
+                uploads[name] = value
+            elif name != "result":
+                raise Invalid(("body", name), f"unexpected part {name!r}; parts: result, {', '.join(PARTS)}")
+    else:
+        body = _parse(await request.body(), ("body",))
+    return await run_in_threadpool(_apply_report, gs, ref, body, uploads, principal)
+
+
+def _apply_report(gs: ServiceState, ref: str, body: VerificationIn, uploads: dict, principal: Principal) -> dict:
+    after, after_bytes = {}, None
+    for part, upload in uploads.items():  # blobs first: content-addressed, harmless if the transaction fails
+        image = read_image(upload.file, upload.filename or part, part, gs.settings.upload_max_bytes,
+                           gs.settings.upload_max_pixels)
+        after[PARTS[part]] = store_evidence(gs.store, image.data, image.content_type, PARTS[part])
+        if PARTS[part] == "annotated" or after_bytes is None:
+            after_bytes = image.data
+    with gs.sessions() as session:
+        ticket = get_ticket(session, ref, principal, for_update=True)
+        if ticket.camera_id != body.camera_id:
+            raise Invalid(("body", "camera_id"), f"ticket {ticket.number} is from camera {ticket.camera_id}, "
+                                                 f"not {body.camera_id}")
+        try:
+            svc.require_resolved(ticket, body.resolved_at)
+        except Conflict as exc:  # a late or repeated report: nothing to do, and nothing is an error
+            return {"applied": False, "reason": exc.detail, "verification": None, "ticket": ticket_to_dict(ticket)}
+        row = svc.apply(session, ticket, method="camera", outcome=body.outcome, actor=f"camera:{body.camera_id}",
+                        actor_name=f"camera:{body.camera_id}", now=gs.clock.now(), rules=gs.rules, store=gs.store,
+                        after=after, after_bytes=after_bytes, detections=[d.model_dump() for d in body.detections],
+                        score=body.score, frames=body.frames, present_frames=body.present_frames,
+                        window=(body.window_start, body.window_end), reason=body.reason)
+        commit(session)
+        return {"applied": True, "reason": None, "verification": svc.verification_to_dict(row),
+                "ticket": ticket_to_dict(ticket)}
+
+
+@router.post("/tickets/{ref}/verify-photo",
+             summary="Upload an \"after\" photo: detection decides, the ticket is verified (gone) or reopened "
+                     "(still there)",
+             responses={409: {"description": "the ticket is not resolved"}, 413: {"description": "photo too large"},
+                        422: {"description": "not an image"}, 503: {"description": "no detector model"}})
+def verify_photo(ref: str, request: Request, photo: UploadFile = File(..., description="JPEG, PNG or WebP"),
+                 note: str | None = Form(None, max_length=2000),
+                 principal: Principal = require("ticket.feedback")) -> dict:
+    gs: ServiceState = request.app.state.gs
+    with gs.sessions() as session:  # refuse early, before running the detector
+        ticket = get_ticket(session, ref, principal)
+        svc.require_resolved(ticket)
+        itype = gs.rules.issue_type(ticket.issue_type)
+    rule = (itype.rule if itype else None) or {}
+    classes = set(rule.get("classes") or ())
+    if not classes:
+        raise Invalid(("path", "ref"), f"issue type {ticket.issue_type} has no detector classes to judge a photo by")
+    image = read_image(photo.file, photo.filename or "photo", "photo", gs.settings.upload_max_bytes,
+                       gs.settings.upload_max_pixels)
+    frame = decode_bgr(image, "photo")
+    with gs.detector_lock:
+        try:
+            detector = gs.get_detector()
+        except Exception as exc:
+            raise Unavailable(f"no detector: {exc}") from None
+        found = detector.detect([frame])[0].to_list()
+    min_score = float(rule.get("min_score", 0.0))
+    hits = [d for d in found if d["class_name"] in classes and d["score"] >= min_score]
+    outcome = "still_present" if hits else "gone"
+    drawn = encode_jpeg(annotate(frame, hits))
+    after = {"annotated": store_evidence(gs.store, drawn, "image/jpeg", "annotated"),
+             "raw": store_evidence(gs.store, image.data, image.content_type, "raw")}
+    with gs.sessions() as session:
+        ticket = get_ticket(session, ref, principal, for_update=True)
+        svc.require_resolved(ticket)
+        row = svc.apply(session, ticket, method="photo", outcome=outcome, actor=principal,
+                        actor_name=principal.username, now=gs.clock.now(), rules=gs.rules, store=gs.store,
+                        after=after, after_bytes=drawn, detections=hits,
+                        score=max((d["score"] for d in hits), default=None), reason=note)
+        commit(session)
+        return {"outcome": outcome, "detections": found, "counted": hits, "min_score": min_score,
+                "classes": sorted(classes), "verification": svc.verification_to_dict(row),
+                "ticket": ticket_to_dict(ticket)}
+
+
+@router.get("/verifications/pending", summary="Resolved camera tickets waiting for a camera check (the pipeline "
+                                              "polls this; MQTT status events only wake it sooner)")
+def pending(session: DB, camera: list[str] | None = Query(None, description="only these cameras (repeat)"),
+            limit: int = Query(100, ge=1, le=1000), principal: Principal = require("incidents.write")) -> list[dict]:
+    return [{"ticket_id": t.id, "number": t.number, "issue_type": t.issue_type, "camera_id": t.camera_id,
+             "zone_id": t.zone_id, "resolved_at": iso(t.resolved_at)}
+            for t in svc.pending_camera_checks(session, camera, limit)]
+
+
+@router.get("/tickets/{ref}/verifications", summary="Every check of the ticket's fixes, with before/after images")
+def verifications(ref: str, session: DB, principal: Principal = require("tickets.read")) -> list[dict]:
+    ticket = get_ticket(session, ref, principal)
+    return [svc.verification_to_dict(v) for v in svc.verifications_of(session, ticket)]
+
+
+@router.get("/tickets/{ref}/verifications/{verification_id}/image", response_class=Response,
+            summary="A verification image: before, after_raw, after_annotated or before_after (side by side)",
+            responses={200: {"content": {"image/jpeg": {}, "image/png": {}}, "description": "the image"},
+                       404: {"description": "no such ticket, check or image"}})
+def image(ref: str, verification_id: int, session: DB, gs: GS,
+          kind: Literal["before", "after_raw", "after_annotated", "before_after"] = "before_after",
+          principal: Principal = require("tickets.read")) -> Response:
+    ticket = get_ticket(session, ref, principal)
+    v = session.get(Verification, verification_id)
+    if v is None or v.ticket_id != ticket.id:
+        raise NotFound(f"ticket {ticket.number} has no verification {verification_id}")
+    ref_ = next((i for i in v.images or [] if i.get("kind") == kind), None)
+    if ref_ is None:
+        raise NotFound(f"verification {verification_id} has no {kind} image")
+    session.close()
+    data = gs.store.get(ref_["object_key"])
+    return Response(data, media_type=ref_.get("content_type") or "image/jpeg",
+                    headers={"Cache-Control": "private, max-age=3600"})
