@@ -65,8 +65,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         store = get_object_store(settings)
     engine = make_engine(settings.sqlalchemy_url)
     sessions = make_sessionmaker(engine)
+    # The pipeline's door gets its own small pool whose commits do not wait for the WAL flush
+    # (PostgreSQL; idempotent, re-sent messages: see make_engine). SQLite shares the one engine.
+    ingest_engine = engine
+    if engine.dialect.name == "postgresql":
+        ingest_engine = make_engine(settings.sqlalchemy_url, async_commit=True)
     gs = ServiceState(settings=settings, engine=engine, sessions=sessions, clock=clock,
-                      rules=DispatchRules.load(settings.configs), store=store, detector=detector)
+                      rules=DispatchRules.load(settings.configs), store=store, detector=detector,
+                      ingest_sessions=make_sessionmaker(ingest_engine))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -83,6 +89,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
             if worker is not None:
                 worker.join(timeout=10)
             engine.dispose()
+            ingest_engine.dispose()
 
     app = FastAPI(title="GridSight ticket API", version="1.0",
                   description="Incidents from cameras, footage and uploads become tickets that are dispatched, "

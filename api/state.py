@@ -27,6 +27,7 @@ class ServiceState:
     rules: DispatchRules
     store: object  # api.storage.objects.ObjectStore
     grids: GridIndex = field(default_factory=GridIndex)
+    ingest_sessions: sessionmaker[Session] | None = None  # POST /incidents: asynchronous commit (PostgreSQL)
     auth: object | None = None  # api.auth.Authenticator
     detector: object | None = None  # models.detector.Detector, loaded on first /detect
     detector_lock: threading.Lock = field(default_factory=threading.Lock)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,7 +22,11 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, pool_size: int = 20) -> Engine:
+def make_engine(url: str, pool_size: int = 10, *, async_commit: bool = False) -> Engine:
+    """An engine for ``url``. ``async_commit`` (PostgreSQL): every transaction commits with
+    ``synchronous_commit = off``, i.e. without waiting for the WAL flush. Only for idempotent,
+    re-sent writes (incident messages): a database server crash may lose the last fraction of a
+    second of them, never consistency, and the next message of the same key restores the ticket."""
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -34,18 +38,9 @@ def make_engine(url: str, pool_size: int = 20) -> Engine:
         return engine
     # No pre-ping (a round trip per request): after a server restart SQLAlchemy sees the first
     # disconnect error and drops the whole pool, so one request fails, not every stale connection.
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600)
-
-
-def relax_commit(session: Session) -> None:
-    """Let this transaction's COMMIT return before its WAL is flushed (PostgreSQL only).
-
-    For idempotent, re-sent writes (incident updates): a database crash may lose the last
-    fraction of a second of them, never consistency; the next update of the same incident
-    key brings the ticket back. Saves the fsync (milliseconds) on every ingest.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL synchronous_commit = off"))
+    connect_args = {"options": "-c synchronous_commit=off"} if async_commit else {}
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600,
+                         connect_args=connect_args)
 
 
 def _sqlite_setup(engine: Engine) -> None:

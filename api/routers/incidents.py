@@ -88,7 +88,7 @@ def _ingest(gs: ServiceState, inc: IncidentIn, uploads: dict[str, UploadFile], p
             refs[EVIDENCE_PARTS[part]] = EvidenceRef(**store_evidence(gs.store, image.data, image.content_type,
                                                                       EVIDENCE_PARTS[part]))
         inc = inc.model_copy(update={"evidence": list(refs.values())})
-    with gs.sessions() as session:
+    with gs.ingest_sessions() as session:
         result = ingest_incident(session, inc, principal, gs.clock.now(), gs.rules, gs.grids)
         commit(session)
     return result

@@ -23,7 +23,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from api.auth import Principal
-from api.db.engine import relax_commit
 from api.db.models import Camera, Ticket, TicketEvent, ticket_number
 from api.db.types import JSONType, UTCDateTime
 from api.schemas.incidents import IncidentIn
@@ -53,7 +52,6 @@ def ingest_incident(session: Session, inc: IncidentIn, actor: Principal, now: da
     if itype is None:
         raise Invalid(("body", "issue_type"), f"unknown issue type {inc.issue_type!r}; known: "
                                               f"{', '.join(sorted(rules.issue_types))}")
-    relax_commit(session)  # incident messages are idempotent and re-sent: no fsync wait
     created = False
     ticket = None
     # open: insert first; update/close: update first. A lost insert race falls back to the update.

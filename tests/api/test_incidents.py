@@ -178,3 +178,14 @@ def test_ingest_needs_credentials(api):
     assert count(api) == 1
 
 
+
+
+def test_only_the_incident_door_commits_without_waiting_for_the_wal(api):
+    from sqlalchemy import text
+
+    if api.gs.engine.dialect.name != "postgresql":
+        pytest.skip("synchronous_commit is a PostgreSQL setting")
+    with api.gs.ingest_sessions() as s:
+        assert s.execute(text("SHOW synchronous_commit")).scalar() == "off"
+    with api.gs.sessions() as s:
+        assert s.execute(text("SHOW synchronous_commit")).scalar() == "on"
