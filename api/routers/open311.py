@@ -3,6 +3,7 @@
 Every resource answers in JSON (``.json``) or XML (``.xml``, the spec's required format);
 below, ``.json`` stands for either.
 
+* ``GET /open311/discovery.json``: service discovery (the GeoReport v2 endpoint and formats).
 * ``GET services.json``: one service per issue type of ``configs/issues.yaml`` (``service_code``
   is the issue type key, ``group`` its category code, the name in English and Chinese).
 * ``GET requests.json``: tickets as service requests; parameters ``service_request_id``
@@ -41,7 +42,9 @@ from api.services.notify import commit
 from api.routers.open311_format import FormatError, check_format, error_response, respond
 from api.services.tickets import TicketFilters, check_scope, evidence_url, filter_tickets, find_ticket, iso
 
-router = APIRouter(prefix="/open311/v2", tags=["open311"])
+BASE = "/open311/v2"
+SPEC = "http://wiki.open311.org/GeoReport_v2"
+router = APIRouter(tags=["open311"])
 CLOSED_STATUSES = (*DONE_STATUSES, "rejected", "duplicate")
 REPORT_ACTION = "open311_report"
 MAX_PAGE = 1000
@@ -142,7 +145,19 @@ async def _guard(fmt: str, fn, *args) -> Response:
         return error_response(400 if e.status_code == 422 else e.status_code, e.detail, fmt)
 
 
-@router.get("/services.{fmt}", summary="Open311 service list: one service per issue type (json or xml)")
+@router.get("/open311/discovery.{fmt}", summary="Open311 service discovery (where GeoReport v2 lives)")
+async def discovery(request: Request, fmt: str) -> Response:
+    def run():
+        doc = {"changeset": "2026-11-28T00:00:00Z", "contact": "the city's GridSight operators",
+               "key_service": "ask an administrator for an API key (gridsight api create-key)",
+               "endpoints": [{"specification": SPEC, "url": _base(request) + BASE, "changeset": "2026-11-28T00:00:00Z",
+                              "type": "production", "formats": ["application/json", "text/xml"]}]}
+        return respond(doc, fmt, "discovery")
+
+    return await _guard(fmt, run)
+
+
+@router.get(BASE + "/services.{fmt}", summary="Open311 service list: one service per issue type (json or xml)")
 async def services(request: Request, fmt: str) -> Response:
     rules = request.app.state.gs.rules
     return await _guard(fmt, lambda: respond(_services(rules), fmt, "services"))
@@ -155,7 +170,7 @@ def _services(rules) -> list[dict]:
             for t in rules.issue_types.values()]
 
 
-@router.get("/services/{service_code}.{fmt}", summary="Open311 service definition (no extra attributes)")
+@router.get(BASE + "/services/{service_code}.{fmt}", summary="Open311 service definition (no extra attributes)")
 async def service_definition(request: Request, service_code: str, fmt: str) -> Response:
     def run():
         if service_code not in request.app.state.gs.rules.issue_types:
@@ -165,7 +180,7 @@ async def service_definition(request: Request, service_code: str, fmt: str) -> R
     return await _guard(fmt, run)
 
 
-@router.get("/requests.{fmt}", summary="Open311 service requests (tickets; json or xml)")
+@router.get(BASE + "/requests.{fmt}", summary="Open311 service requests (tickets; json or xml)")
 async def list_requests(request: Request, fmt: str, api_key: str | None = None, service_request_id: str | None = None,
                         service_code: str | None = None, start_date: str | None = None,
                         end_date: str | None = None, status: str | None = None,
@@ -215,7 +230,7 @@ async def list_requests(request: Request, fmt: str, api_key: str | None = None, 
     return await _guard(fmt, run)
 
 
-@router.get("/requests/{service_request_id}.{fmt}", summary="One Open311 service request (json or xml)")
+@router.get(BASE + "/requests/{service_request_id}.{fmt}", summary="One Open311 service request (json or xml)")
 async def get_request(request: Request, service_request_id: str, fmt: str, api_key: str | None = None,
                       jurisdiction_id: str | None = None):
     gs = request.app.state.gs
@@ -232,7 +247,7 @@ async def get_request(request: Request, service_request_id: str, fmt: str, api_k
     return await _guard(fmt, run)
 
 
-@router.post("/requests.{fmt}", summary="File an Open311 service request (form-encoded; json or xml answer)",
+@router.post(BASE + "/requests.{fmt}", summary="File an Open311 service request (form-encoded; json or xml answer)",
              status_code=201)
 async def create_request(request: Request, fmt: str) -> Response:
     gs = request.app.state.gs

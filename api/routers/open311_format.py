@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 FORMATS = ("json", "xml")
 # list element -> the tag of each item
 ITEM_TAGS = {"services": "service", "service_requests": "request", "errors": "error", "attributes": "attribute",
-             "values": "value"}
+             "values": "value", "endpoints": "endpoint", "formats": "format"}
 
 
 class FormatError(ValueError):

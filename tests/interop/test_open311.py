@@ -165,3 +165,16 @@ def test_xml_format_mirrors_json(api):
     assert err.tag == "errors" and err.findtext("error/code") == "404" and "no ticket" in err.findtext("error/description")
     r = api.client.get(f"{BASE}/services.csv")
     assert r.status_code == 404 and ".json or .xml" in r.json()[0]["description"]
+
+
+def test_discovery_points_at_georeport_v2(api):
+    from xml.etree import ElementTree as ET
+
+    doc = api.client.get("/open311/discovery.json").json()
+    [endpoint] = doc["endpoints"]
+    assert endpoint["specification"] == "http://wiki.open311.org/GeoReport_v2"
+    assert endpoint["url"] == "http://testserver/open311/v2" and "text/xml" in endpoint["formats"]
+    assert api.client.get(endpoint["url"] + "/services.json").status_code == 200
+    xml = ET.fromstring(api.client.get("/open311/discovery.xml").content)
+    assert xml.findtext("endpoints/endpoint/url") == endpoint["url"]
+    assert [f.text for f in xml.findall("endpoints/endpoint/formats/format")] == endpoint["formats"]
