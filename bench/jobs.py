@@ -16,7 +16,8 @@ Rows:
 Each row is the fastest of ``--repeat`` runs (the machine is shared; the slow runs are other
 people's load, not ours). Frames/s counts footage frames (what a month of footage is measured in); each frame sampled
 for detection at ``--detect-fps``. Workers are warmed (detector loaded) by a first small job
-that is not timed. Pauses the background training (SIGSTOP) while timing, resumes it after.
+that is not timed; the in-process run and the one-worker runs alternate so they share the
+background load. Pauses the background training (SIGSTOP) while timing, resumes it after.
 """
 
 from __future__ import annotations
@@ -72,59 +73,70 @@ def main() -> int:
     start = datetime(2026, 3, 2, tzinfo=timezone.utc).isoformat()
     store = JobStore()
     store.r.flushdb()
-    rows = []
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    procs: list[subprocess.Popen] = []
+    best: dict[str, tuple[float, int, int, int]] = {}  # label -> (seconds, frames, processes, segments)
+
+    def note(label, secs, frames, n, segs):
+        if label not in best or secs < best[label][0]:
+            best[label] = (secs, frames, n, segs)
+
+    def distributed(n, label, opts):
+        t = time.perf_counter()
+        job = store.create("bench", [{"path": f} for f in files], start, {"camera": camera, **opts})
+        plan_job.delay(job)
+        wait(store, [job], 1800)
+        v = store.get(job)
+        note(f"{n} worker{'s' if n > 1 else ''}, {label}", time.perf_counter() - t, v.frames_total, n,
+             v.segments_total)
+
+    def add_worker():
+        procs.append(subprocess.Popen([sys.executable, "-m", "gridsight.cli", "worker", "--concurrency", "1",
+                                       *(["--detector", a.detector] if a.detector else [])],
+                                      cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                      start_new_session=True))
+        warm = [store.create("bench", [{"path": files[0]}], start, {"camera": camera, "segment_s": 1e9})
+                for _ in procs]
+        for j in warm:
+            plan_job.delay(j)
+        wait(store, warm, 600)
+
+    whole = {"segment_s": 1e9, "warmup_s": 0}
+    cut = {"segment_s": 30, "warmup_s": 10}
     try:
         pause_training(True)
         from pipeline.distributed.segment import load_job_detector
 
         det = load_job_detector(a.detector)
         run_local(files[:1], "bench", start, {"camera": camera}, detector=det, deliver_fn=lambda p: None)  # warm
-        res = min((run_local(files, "bench", start, {"camera": camera}, detector=det, deliver_fn=lambda p: None)
-                   for _ in range(a.repeat)), key=lambda r: r["seconds"])
-        base = res["fps"]
-        rows.append(("in-process", 1, res["frames"], res["seconds"], base))
-        del det
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        for n in [int(x) for x in a.workers.split(",")]:
-            procs = [subprocess.Popen([sys.executable, "-m", "gridsight.cli", "worker", "--concurrency", "1",
-                                       *(["--detector", a.detector] if a.detector else [])],
-                                      cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                      start_new_session=True) for _ in range(n)]
-            try:
-                warm = [store.create("bench", [{"path": files[0]}], start,
-                                     {"camera": camera, "segment_s": 1e9}) for _ in range(n)]
-                for j in warm:
-                    plan_job.delay(j)
-                wait(store, warm, 600)
-                for label, opts in (("file segments", {"segment_s": 1e9, "warmup_s": 0}),
-                                    ("30 s segments", {"segment_s": 30, "warmup_s": 10})):
-                    best = None
-                    for _ in range(a.repeat):
-                        t = time.perf_counter()
-                        job = store.create("bench", [{"path": f} for f in files], start, {"camera": camera, **opts})
-                        plan_job.delay(job)
-                        wait(store, [job], 1800)
-                        secs = time.perf_counter() - t
-                        if best is None or secs < best[0]:
-                            best = (secs, job)
-                    secs, job = best
-                    v = store.get(job)
-                    rows.append((f"{n} worker{'s' if n > 1 else ''}, {label} ({v.segments_total})", n,
-                                 v.frames_total, secs, v.frames_total / secs))
-            finally:
-                for p in procs:
-                    os.killpg(p.pid, signal.SIGTERM)
-                for p in procs:
-                    p.wait(30)
+        add_worker()
+        # in-process and one worker alternate, so both see the same background load
+        for _ in range(a.repeat):
+            res = run_local(files, "bench", start, {"camera": camera}, detector=det, deliver_fn=lambda p: None)
+            note("in-process", res["seconds"], res["frames"], 1, len(files))
+            distributed(1, "file segments", whole)
+            distributed(1, "30 s segments", cut)
+        if 2 in [int(x) for x in a.workers.split(",")]:
+            add_worker()
+            for _ in range(a.repeat):
+                distributed(2, "file segments", whole)
+                distributed(2, "30 s segments", cut)
     finally:
+        for p in procs:
+            os.killpg(p.pid, signal.SIGTERM)
+        for p in procs:
+            p.wait(30)
         pause_training(False)
         store.r.flushdb()
+    base = best["in-process"][1] / best["in-process"][0]
+    rows = [(label, n, frames, secs, frames / secs, segs) for label, (secs, frames, n, segs) in best.items()]
     print(f"\nArchive reprocessing, {a.copies} x vtest.avi ({rows[0][2]} frames), detect_fps {a.detect_fps}\n")
-    print(f"| run | processes | frames | seconds | frames/s | vs in-process |")
-    print(f"|---|---|---|---|---|---|")
-    for label, n, frames, secs, fps in rows:
-        print(f"| {label} | {n} | {frames} | {secs:.1f} | {fps:.1f} | {fps / base:.2f}x |")
+    print("| run | worker processes | segments | frames | seconds | frames/s | vs in-process |")
+    print("|---|---|---|---|---|---|---|")
+    for label, n, frames, secs, fps, segs in rows:
+        print(f"| {label} | {n if 'worker' in label else 0} | {segs} | {frames} | {secs:.1f} | {fps:.1f} | "
+              f"{fps / base:.2f}x |")
     return 0
 
 

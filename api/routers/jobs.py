@@ -9,7 +9,7 @@ The router uses the job store's Redis schema and task names, never the stream co
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -116,7 +116,7 @@ def _view(job) -> dict:
     d = job.to_dict()
     d["files"] = [{"name": f.get("name"), "path": f.get("path")} for f in d["files"]]  # URLs carry signatures
     for k in ("created", "started", "finished"):
-        d[k] = datetime.fromtimestamp(d[k]).astimezone().isoformat() if d.get(k) else None
+        d[k] = datetime.fromtimestamp(d[k], timezone.utc).isoformat() if d.get(k) else None
     return d
 
 

@@ -79,6 +79,11 @@ def plan(job_id: str) -> list[Segment] | None:
     """Plan and queue a job's segments; None when the job failed (reason stored) or was cancelled."""
     st = store()
     job = st.get(job_id)
+    if job is not None and job.status == "running" and st.plan(job_id):
+        # a planner that died after planning: queue again whatever has no result yet
+        segments = [Segment.from_dict(d) for d in st.plan(job_id)]
+        _queue_missing(st, job_id, segments, job.options)
+        return segments
     if job is None or not st.transition(job_id, "planning", ("queued", "planning")):
         return None
     try:
@@ -103,15 +108,24 @@ def plan(job_id: str) -> list[Segment] | None:
                  files=[i.to_dict() for i in infos], camera=vars(camera))
     if not st.transition(job_id, "running", ("planning",)):
         return None
+    _queue_missing(st, job_id, segments, opts)
+    return segments
+
+
+def _queue_missing(st: JobStore, job_id: str, segments: list[Segment], opts: dict) -> None:
     for sg in segments:
         if st.result(job_id, sg.index) is None:
             run_segment.apply_async((job_id, sg.index), queue=opts.get("queue") or None)
-    return segments
 
 
 @app.task(name="gridsight.plan_job", acks_late=True)
 def plan_job(job_id: str) -> int:
-    segments = plan(job_id)
+    try:
+        segments = plan(job_id)
+    except Exception as exc:  # e.g. the runner's rules do not load: say so on the job
+        log.exception("planning failed", extra={"job": job_id})
+        store().fail(job_id, f"planning failed: {type(exc).__name__}: {exc}")
+        return 0
     return len(segments or [])
 
 
@@ -140,6 +154,10 @@ def execute(job_id: str, index: int, run: SegmentRunner | None = None) -> bool:
         return False
     except (FootageError, OSError) as exc:
         st.fail(job_id, f"segment {index} ({os.path.basename(seg.path)}): {exc}")
+        return False
+    except Exception as exc:  # a failed task is acknowledged: record why, or the job would hang
+        log.exception("segment failed", extra={"job": job_id, "segment": index})
+        st.fail(job_id, f"segment {index} ({os.path.basename(seg.path)}): {type(exc).__name__}: {exc}")
         return False
     wid = os.environ.get("GRIDSIGHT_WORKER_ID") or f"{os.uname().nodename}-{os.getpid()}"
     result["worker"] = wid

@@ -78,36 +78,39 @@ class TicketAPI:
             return [dict(r) for r in rows]
 
 
-@pytest.fixture(scope="session")
-def ticket_api(base_env, tmp_path_factory, clip):
-    port = _free_port()
-    db = tmp_path_factory.mktemp("api") / "tickets.db"
+def start_api(base_env: dict, db: Path, clip: Path, port: int | None = None) -> TicketAPI:
+    """``gridsight api serve`` on SQLite file ``db`` (kept across restarts on the same port)."""
+    import httpx
+
+    port = port or _free_port()
     env = dict(base_env, GRIDSIGHT_DATABASE_URL=f"sqlite:///{db}", GRIDSIGHT_API_PORT=str(port),
                GRIDSIGHT_LOG_LEVEL="WARNING", GRIDSIGHT_JOBS_ALLOWED_ROOTS=json.dumps([str(clip.parent)]))
-    log = open(db.parent / "api.log", "w")
+    log = open(db.parent / "api.log", "a")
     proc = subprocess.Popen([sys.executable, "-m", "gridsight.cli", "api", "serve", "--port", str(port)],
                             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    import httpx
-
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
             if httpx.get(url + "/healthz", timeout=1, trust_env=False).status_code == 200:
-                break
+                return TicketAPI(proc, url, db)
         except httpx.HTTPError:
             pass
         if proc.poll() is not None:
             raise RuntimeError(f"ticket API exited: {(db.parent / 'api.log').read_text()[-2000:]}")
         time.sleep(0.3)
-    else:
-        proc.kill()
-        raise RuntimeError("ticket API did not start in 60 s")
-    base_env["GRIDSIGHT_API_URL"] = url
-    os.environ["GRIDSIGHT_API_URL"] = url
-    yield TicketAPI(proc, url, db)
-    proc.terminate()
-    proc.wait(10)
+    proc.kill()
+    raise RuntimeError("ticket API did not start in 60 s")
+
+
+@pytest.fixture(scope="session")
+def ticket_api(base_env, tmp_path_factory, clip):
+    api = start_api(base_env, tmp_path_factory.mktemp("api") / "tickets.db", clip)
+    base_env["GRIDSIGHT_API_URL"] = api.url
+    os.environ["GRIDSIGHT_API_URL"] = api.url
+    yield api
+    api.proc.terminate()
+    api.proc.wait(10)
 
 
 class Workers:

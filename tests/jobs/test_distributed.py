@@ -125,3 +125,40 @@ def test_missing_or_corrupt_file_fails_clearly_others_continue(job_env, clip, wo
     job = wait_final(store, good)
     assert job.status == "done", job.error
     assert len(ticket_api.tickets(good)) == 2
+
+
+def test_ticket_api_down_then_restarted_mid_job_loses_and_doubles_nothing(job_env, clip, workers, tmp_path):
+    """The job runs on while the API is down (results wait in Redis); after the API restarts,
+    the commit retries deliver every incident once."""
+    import signal
+
+    from tests.jobs.conftest import start_api
+
+    api = start_api(job_env, tmp_path / "tickets.db", clip)
+    port = api.url.rsplit(":", 1)[1]
+    env = dict(job_env, GRIDSIGHT_API_URL=api.url)
+    workers.env = env
+    expected = local_keys(clip, start_time(7))
+    workers.start()
+    workers.start()
+    api.proc.send_signal(signal.SIGKILL)  # the API dies before the job is submitted to the queue
+    api.proc.wait(10)
+    store, job_id = submit([clip], start_time(7), **SEGMENTED)
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        job = store.get(job_id)
+        if job.segments_total and job.segments_done == job.segments_total:
+            break
+        time.sleep(0.3)
+    job = store.get(job_id)
+    assert job.segments_total and job.segments_done == job.segments_total, "segments run without the API"
+    assert job.status == "running" and job.segments_committed < job.segments_total, "incidents wait for the API"
+    api = start_api(job_env, tmp_path / "tickets.db", clip, port=int(port))
+    try:
+        job = wait_final(store, job_id, timeout=60)
+        assert job.status == "done", job.error
+        keys = [t["dedup_key"] for t in api.tickets(job_id)]
+        assert sorted(keys) == expected
+    finally:
+        api.proc.terminate()
+        api.proc.wait(10)
