@@ -30,6 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--status", type=float, default=5.0, help="seconds between status lines (0: none)")
     w.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: until done / Ctrl-C)")
     w.add_argument("--start-time", default=None, help="footage start time (ISO 8601) for file cameras")
+    w.add_argument("--no-verify", action="store_true", help="do not re-check the cameras of resolved tickets")
+    w.add_argument("--verify-window", type=float, default=None,
+                   help="seconds of footage re-watched after a resolve (default GRIDSIGHT_VERIFY_WINDOW_S, 60)")
     w.set_defaults(func=watch)
 
     p = sub.add_parser("process", parents=[common], help="process archived footage from one camera",
@@ -188,6 +191,12 @@ def watch(args) -> int:
     sources = [(c, _source(c, c.url, start)) for c in cams]
     pipe = _pipeline(args)
     procs = [pipe.add_camera(c, s) for c, s in sources]
+    verifier = None
+    if not (args.no_deliver or args.no_verify):  # the camera verifies every fix (pipeline/verify.py)
+        from pipeline.verify import start_verifier
+
+        verifier = start_verifier(procs, api_url=args.api_url, window_s=args.verify_window,
+                                  blur_people=not args.no_blur)
     began = time.monotonic()
     next_status = began + args.status
     try:
@@ -205,6 +214,8 @@ def watch(args) -> int:
         print("stopping (incidents already found stay in the outbox)", file=sys.stderr)
     for p in procs:
         p.stop()
+    if verifier is not None:
+        verifier.stop()
     end = _finish(pipe, args)
     for p in procs:
         print(status_line(p, end["pending"] if pipe.outbox is not None else None))

@@ -299,3 +299,18 @@ class Verifier:
             self._timeouts()
             self._deliver()
             self._wake.wait(0.25)
+
+
+def start_verifier(procs, *, api_url: str | None = None, window_s: float | None = None,
+                   blur_people: bool = True) -> Verifier:
+    """A started verifier for the processors of ``gridsight watch`` (settings: API URL and key,
+    ``GRIDSIGHT_VERIFY_WINDOW_S``, ``GRIDSIGHT_MQTT_HOST``/``PORT``, language)."""
+    from gridsight.settings import get_settings
+
+    s = get_settings()
+    options = VerifyOptions(window_s=window_s or s.verify_window_s, mqtt_host=s.mqtt_host, mqtt_port=s.mqtt_port,
+                            language=s.language, blur_people=blur_people)
+    verifier = Verifier(api_url or s.api_url, s.api_key, options)
+    for proc in procs:
+        verifier.attach(proc)
+    return verifier.start()
