@@ -287,28 +287,49 @@ def _cpu_s(pid: int) -> float:
 class CpuMeter:
     """CPU seconds spent by the API's processes (uvicorn and its workers) and by the PostgreSQL
     backends serving the bench database, so the cost per request can be told apart from how
-    busy the machine is."""
+    busy the machine is. Processes are sampled every 0.2 s while a phase runs, so backends that
+    come and go (pool overflow) are counted up to their last sample."""
 
     def __init__(self, server_pid: int, dsn: str, db: str):
         self.server_pid, self.dsn, self.db = server_pid, dsn, db
 
-    def _pids(self) -> tuple[list[int], list[int]]:
+    def _sample(self, conn) -> dict:
+        kids = subprocess.run(["pgrep", "-P", str(self.server_pid)], capture_output=True, text=True).stdout.split()
+        pg = [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.db,))]
+        return {("api", p): _cpu_s(p) for p in [self.server_pid, *map(int, kids)]} | \
+               {("pg", p): _cpu_s(p) for p in pg}
+
+    def __enter__(self) -> "CpuMeter":
+        import threading
+
         import psycopg
 
-        kids = subprocess.run(["pgrep", "-P", str(self.server_pid)], capture_output=True, text=True).stdout.split()
-        with psycopg.connect(self.dsn, autocommit=True) as c:
-            pg = [r[0] for r in c.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> "
-                                          "pg_backend_pid()", (self.db,))]
-        return [self.server_pid, *map(int, kids)], pg
+        self._conn = psycopg.connect(self.dsn, autocommit=True)
+        self.first = self._sample(self._conn)
+        self.last = dict(self.first)
+        self._stop = threading.Event()
 
-    def read(self) -> dict[int, float]:
-        api, pg = self._pids()
-        return {("api", p): _cpu_s(p) for p in api} | {("pg", p): _cpu_s(p) for p in pg}
+        def poll():
+            with psycopg.connect(self.dsn, autocommit=True) as conn:
+                while not self._stop.wait(0.2):
+                    for k, v in self._sample(conn).items():
+                        self.last[k] = max(v, self.last.get(k, 0.0))
 
-    @staticmethod
-    def spent(before: dict, after: dict) -> tuple[float, float]:
-        api = sum(v - before.get(k, 0.0) for k, v in after.items() if k[0] == "api")
-        pg = sum(v - before.get(k, 0.0) for k, v in after.items() if k[0] == "pg")
+        self._thread = threading.Thread(target=poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        for k, v in self._sample(self._conn).items():
+            self.last[k] = max(v, self.last.get(k, 0.0))
+        self._conn.close()
+
+    @property
+    def spent(self) -> tuple[float, float]:
+        api = sum(v - self.first.get(k, 0.0) for k, v in self.last.items() if k[0] == "api")
+        pg = sum(v - self.first.get(k, 0.0) for k, v in self.last.items() if k[0] == "pg")
         return api, pg
 
 
@@ -398,22 +419,21 @@ def main() -> int:
         # warm-up: open the incidents the mix updates, warm connections and caches
         run_load(port, "incidents", connections=args.concurrency, max_requests=3000, max_seconds=30, seed=1,
                  seq_base=0, **common)
-        meter = CpuMeter(server.pid, admin_dsn, db)
-        before = meter.read()
-        lat, st, el, _ = run_load(port, "incidents", connections=args.concurrency, max_requests=1_000_000,
-                                  max_seconds=args.seconds, seed=2, seq_base=1_000_000, **common)
-        post_cpu = meter.spent(before, meter.read())
+        with CpuMeter(server.pid, admin_dsn, db) as meter:
+            lat, st, el, _ = run_load(port, "incidents", connections=args.concurrency, max_requests=1_000_000,
+                                      max_seconds=args.seconds, seed=2, seq_base=1_000_000, **common)
+        post_cpu = meter.spent
         max_rate = sum(1 for s in st if 200 <= s < 300) / el
         post_cost = sum(post_cpu) / max(1, len(lat))
         lines.append(row(f"POST /incidents, closed loop ({args.concurrency} connections)", lat, st, el, post_cpu,
                          "the most sustained", all(200 <= s < 300 for s in st)))
-        before = meter.read()
-        lat, st, el, _ = run_load(port, "incidents", connections=64, max_requests=int(args.rate * args.seconds),
-                                  max_seconds=args.seconds * 1.5, rate=args.rate, seed=3,
-                                  seq_base=2_000_000, **common)
+        with CpuMeter(server.pid, admin_dsn, db) as meter:
+            lat, st, el, _ = run_load(port, "incidents", connections=64, max_requests=int(args.rate * args.seconds),
+                                      max_seconds=args.seconds * 1.5, rate=args.rate, seed=3,
+                                      seq_base=2_000_000, **common)
         achieved = sum(1 for s in st if 200 <= s < 300) / el
         ok = achieved >= 0.98 * args.rate and pct(lat, 99) < 0.100 and all(200 <= s < 300 for s in st)
-        lines.append(row(f"POST /incidents, open loop at {args.rate:.0f}/s", lat, st, el, meter.spent(before, meter.read()),
+        lines.append(row(f"POST /incidents, open loop at {args.rate:.0f}/s", lat, st, el, meter.spent,
                          f">= {args.rate:.0f}/s, p99 < 100 ms", ok))
 
         dsn = pg_url(args.pg, db, driver=False)
@@ -422,10 +442,10 @@ def main() -> int:
         seed_s = time.perf_counter() - t0
         with psycopg.connect(dsn) as c:
             total = c.execute("SELECT count(*) FROM tickets").fetchone()[0]
-        before = meter.read()
-        lat, st, el, labels = run_load(port, "list", connections=args.list_concurrency,
-                                       max_requests=args.list_requests, max_seconds=120, viewer_key=viewer_key)
-        list_cpu = meter.spent(before, meter.read())
+        with CpuMeter(server.pid, admin_dsn, db) as meter:
+            lat, st, el, labels = run_load(port, "list", connections=args.list_concurrency,
+                                           max_requests=args.list_requests, max_seconds=120, viewer_key=viewer_key)
+        list_cpu = meter.spent
         list_cost = sum(list_cpu) / max(1, len(lat))
         ok = pct(lat, 99) < 0.050 and all(s == 200 for s in st)
         lines.append(row(f"GET /tickets with filters, {total:,} tickets ({args.list_concurrency} connections)",
