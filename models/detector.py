@@ -41,6 +41,8 @@ class Detector(ABC):
     imgsz: int
     batch: int
     precision: str  # "fp32" | "fp16" | "int8"
+    rect = False  # the model takes any input shape: letterbox to the smallest rectangle, not the square
+    overlap = False  # letterbox the next chunk in a thread while this one runs (GPU backends)
 
     def __init__(self, *, names: dict[int, str], device: str, imgsz: int, batch: int, conf: float, iou: float,
                  classes: Sequence[str] | None = None, precision: str = "fp32", source: str = "",
@@ -93,15 +95,21 @@ class Detector(ABC):
     # --- what a backend provides --------------------------------------------
     @abstractmethod
     def _infer(self, canvas: np.ndarray) -> np.ndarray:
-        """uint8 BGR (b, S, S, 3) letterboxed batch, b <= batch -> head output (b, 4 + nc, A) float32."""
+        """uint8 BGR (b, H, W, 3) letterboxed batch, b <= batch -> head output (b, 4 + nc, A) float32."""
 
     def _run(self, chunks: Iterator[list[np.ndarray]]) -> Iterator[tuple[Letterboxed, np.ndarray]]:
-        """Letterbox the next chunk in a helper thread while this one is inferred (cv2 and the runtimes
-        release the GIL, so the two overlap). Backends with their own async queue override this."""
+        """Letterbox and infer chunk by chunk. With ``overlap`` (GPU backends: the device computes while
+        the CPU prepares) the next chunk is letterboxed in a helper thread meanwhile; on a small CPU
+        that would only make the runtime's threads and the helper fight for the same cores."""
+        if not self.overlap:
+            for chunk in chunks:
+                lb = letterbox_batch(chunk, self.imgsz, self.rect)
+                yield lb, self._infer(lb.canvas)
+            return
         with ThreadPoolExecutor(1, thread_name_prefix="letterbox") as pool:
             pending = None
             for chunk in chunks:
-                nxt = pool.submit(letterbox_batch, chunk, self.imgsz)
+                nxt = pool.submit(letterbox_batch, chunk, self.imgsz, self.rect)
                 if pending is not None:
                     lb = pending.result()
                     yield lb, self._infer(lb.canvas)

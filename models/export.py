@@ -1,6 +1,6 @@
 """Exports on first use, cached: the artefact a backend runs, built from a model's .pt.
 
-Cache layout: ``GRIDSIGHT_HOME/cache/exports/<stem>-<sha256[:12]>-<backend>-<precision>-<imgsz>-b<batch>/``,
+Cache layout: ``GRIDSIGHT_HOME/cache/exports/<stem>-<sha256[:12]>-<backend>-<precision>-<imgsz>-<b<batch>|dyn>/``,
 so a retrained .pt (new hash), another image size, batch size, backend or precision each get
 their own export and an unchanged one is never rebuilt. An export is built in a temporary
 folder and renamed into place when complete, under a file lock, so two processes starting at
@@ -33,8 +33,9 @@ def weights_hash(path: Path) -> str:
     return h.hexdigest()[:12]
 
 
-def export_key(weights: Path, backend: str, precision: str, imgsz: int, batch: int) -> str:
-    return f"{weights.stem}-{weights_hash(weights)}-{backend}-{precision}-{imgsz}-b{batch}"
+def export_key(weights: Path, backend: str, precision: str, imgsz: int, batch: int, dynamic: bool = False) -> str:
+    shape = "dyn" if dynamic else f"b{batch}"
+    return f"{weights.stem}-{weights_hash(weights)}-{backend}-{precision}-{imgsz}-{shape}"
 
 
 def exports_dir() -> Path:
@@ -62,24 +63,26 @@ def artefact_for(entry: ModelEntry, backend: str, precision: str, imgsz: int, ba
         have = ", ".join(f"{a.backend}/{a.precision}/{a.imgsz}px" for a in entry.prebuilt) or "none"
         raise UserError(f"model {entry.name!r}: no {backend} {precision} artefact at {imgsz}px "
                         f"(prebuilt: {have}) and no .pt weights to export one from")
-    # a static batch-1 OpenVINO model serves any batch size (one async request per frame), so the cache
-    # holds one per size; ONNX and TensorRT keep the batch they will run.
-    export_batch = 1 if backend == "openvino" else batch
-    return export(entry.weights, backend, precision, imgsz, export_batch, device, entry.calibration)
+    # OpenVINO exports take any shape (dynamic): one async request per frame, each frame letterboxed to
+    # its own smallest rectangle, so one export serves every batch size. ONNX and TensorRT keep the
+    # static batch they will run.
+    if backend == "openvino":
+        return export(entry.weights, backend, precision, imgsz, 1, device, entry.calibration, dynamic=True)
+    return export(entry.weights, backend, precision, imgsz, batch, device, entry.calibration)
 
 
 def export(weights: Path, backend: str, precision: str, imgsz: int, batch: int = 1, device: str = "cpu",
-           calibration: Path | None = None) -> Artefact:
+           calibration: Path | None = None, dynamic: bool = False) -> Artefact:
     if backend not in FORMATS:
         raise UserError(f"no export for backend {backend!r}")
     if precision == "int8" and backend != "openvino":
         raise UserError(f"int8 is supported for the OpenVINO backend only, not {backend}")
-    key = export_key(weights, backend, precision, imgsz, batch)
+    key = export_key(weights, backend, precision, imgsz, batch, dynamic)
     final = exports_dir() / key
     with _locked(exports_dir() / f".{key}.lock"):
         if not (final / ".complete").exists():
-            _build(weights, backend, precision, imgsz, batch, device, calibration, final)
-    return Artefact(backend, precision, _artefact_path(final, backend), imgsz, batch)
+            _build(weights, backend, precision, imgsz, batch, device, calibration, final, dynamic)
+    return Artefact(backend, precision, _artefact_path(final, backend), imgsz, 0 if dynamic else batch)
 
 
 def _artefact_path(folder: Path, backend: str) -> Path:
@@ -90,7 +93,7 @@ def _artefact_path(folder: Path, backend: str) -> Path:
 
 
 def _build(weights: Path, backend: str, precision: str, imgsz: int, batch: int, device: str,
-           calibration: Path | None, final: Path) -> None:
+           calibration: Path | None, final: Path, dynamic: bool = False) -> None:
     from ultralytics import YOLO
 
     log.info("exporting model (first use; cached afterwards)", extra={"weights": str(weights), "backend": backend,
@@ -101,7 +104,7 @@ def _build(weights: Path, backend: str, precision: str, imgsz: int, batch: int, 
         pt = tmp / "model.pt"
         shutil.copyfile(weights, pt)  # exports land beside the .pt, which may be read-only
         model = YOLO(str(pt), task="detect")
-        args = dict(format=FORMATS[backend], imgsz=imgsz, batch=batch,
+        args = dict(format=FORMATS[backend], imgsz=imgsz, batch=batch, dynamic=dynamic,
                     device="cpu" if backend != "tensorrt" else device, verbose=False)
         if backend != "openvino":
             args["simplify"] = False  # onnxslim is not installed; the plain graph runs as fast here

@@ -1,8 +1,9 @@
 """Letterbox: the one place frames become model input.
 
 Frames of any (mixed) sizes are resized keeping their aspect ratio and padded (grey 114, as
-Ultralytics does, with the same rounding) onto a square ``imgsz`` canvas, all in one uint8
-BGR batch ``(B, S, S, 3)``. Backends turn that into their own input (OpenVINO does the
+Ultralytics does, with the same rounding) onto a square ``imgsz`` canvas -- or, for models with
+dynamic input shapes, the smallest stride-aligned rectangle that holds the batch -- all in one
+uint8 BGR batch ``(B, H, W, 3)``. Backends turn that into their own input (OpenVINO does the
 conversion inside its graph; torch and ONNX Runtime via :func:`to_nchw_float`), and
 :func:`unletterbox` maps boxes back to source pixels.
 
@@ -38,7 +39,7 @@ def _threads() -> ThreadPoolExecutor:
 
 @dataclass
 class Letterboxed:
-    canvas: np.ndarray  # (B, S, S, 3) uint8 BGR
+    canvas: np.ndarray  # (B, H, W, 3) uint8 BGR; H = W = imgsz unless rectangular
     gains: np.ndarray  # (B,) scale from source to canvas
     pads: np.ndarray  # (B, 2) left, top padding in canvas pixels
     shapes: list[tuple[int, int]]  # source (height, width) per frame
@@ -52,16 +53,30 @@ def check_frame(frame: np.ndarray) -> None:
         raise ValueError(f"empty frame of shape {frame.shape}")
 
 
-def letterbox_into(frame: np.ndarray, canvas: np.ndarray) -> tuple[float, float, float]:
-    """Resize ``frame`` into ``canvas`` (S, S, 3, pre-filled with the pad value); returns gain, left, top."""
+def fitted_size(shape: tuple[int, int], imgsz: int) -> tuple[float, int, int]:
+    """(gain, new width, new height) of a (h, w) frame scaled to fit an imgsz square."""
+    h, w = shape
+    r = min(imgsz / h, imgsz / w)
+    return r, max(round(w * r), 1), max(round(h * r), 1)
+
+
+def rect_shape(shapes: Sequence[tuple[int, int]], imgsz: int, stride: int = 32) -> tuple[int, int]:
+    """The smallest (H, W), multiples of ``stride``, that holds every frame fitted into ``imgsz``:
+    what Ultralytics' rectangular inference (``LetterBox(auto=True)``) feeds a dynamic-shape model."""
+    sizes = [fitted_size(s, imgsz) for s in shapes]
+    up = lambda v: min(imgsz, -(-v // stride) * stride)  # noqa: E731
+    return up(max(nh for _, _, nh in sizes)), up(max(nw for _, nw, _ in sizes))
+
+
+def letterbox_into(frame: np.ndarray, canvas: np.ndarray, imgsz: int | None = None) -> tuple[float, float, float]:
+    """Resize ``frame`` to fit ``imgsz`` (default: the canvas side) and centre it in ``canvas`` (H, W, 3,
+    pre-filled with the pad value); returns gain, left, top."""
     check_frame(frame)
-    size = canvas.shape[0]
-    h, w = frame.shape[:2]
-    r = min(size / h, size / w)
-    nw, nh = max(round(w * r), 1), max(round(h * r), 1)
-    dw, dh = (size - nw) / 2, (size - nh) / 2
+    ch, cw = canvas.shape[:2]
+    r, nw, nh = fitted_size(frame.shape[:2], imgsz or max(ch, cw))
+    dw, dh = (cw - nw) / 2, (ch - nh) / 2
     left, top = round(dw - 0.1), round(dh - 0.1)
-    if (nw, nh) != (w, h):
+    if (nw, nh) != (frame.shape[1], frame.shape[0]):
         resized = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR)
     else:
         resized = frame
@@ -69,19 +84,22 @@ def letterbox_into(frame: np.ndarray, canvas: np.ndarray) -> tuple[float, float,
     return r, float(left), float(top)
 
 
-def letterbox_batch(frames: Sequence[np.ndarray], imgsz: int, out: np.ndarray | None = None) -> Letterboxed:
-    """Letterbox ``frames`` into one uint8 batch; ``out`` (B, S, S, 3) is reused when given."""
+def letterbox_batch(frames: Sequence[np.ndarray], imgsz: int, rect: bool = False) -> Letterboxed:
+    """Letterbox ``frames`` into one uint8 batch: square ``imgsz`` canvases, or with ``rect`` the smallest
+    stride-aligned rectangle that holds them all (for models with dynamic input shapes: a 16:9 frame at
+    640 becomes 640x384, 40% fewer pixels to infer)."""
     n = len(frames)
-    if out is None or out.shape[0] < n or out.shape[1] != imgsz:
-        out = np.empty((n, imgsz, imgsz, 3), np.uint8)
-    canvas = out[:n]
+    for f in frames:
+        check_frame(f)
+    h, w = rect_shape([f.shape[:2] for f in frames], imgsz) if rect else (imgsz, imgsz)
+    canvas = np.empty((n, h, w, 3), np.uint8)
     canvas.fill(PAD_VALUE)
     gains = np.empty(n, np.float32)
     pads = np.empty((n, 2), np.float32)
     if n >= PARALLEL_MIN_FRAMES and (os.cpu_count() or 1) > 2:
-        done = list(_threads().map(letterbox_into, frames, canvas))
+        done = list(_threads().map(letterbox_into, frames, canvas, [imgsz] * n))
     else:
-        done = [letterbox_into(frame, canvas[i]) for i, frame in enumerate(frames)]
+        done = [letterbox_into(frame, canvas[i], imgsz) for i, frame in enumerate(frames)]
     for i, (g, left, top) in enumerate(done):
         gains[i], pads[i, 0], pads[i, 1] = g, left, top
     return Letterboxed(canvas, gains, pads, [f.shape[:2] for f in frames])

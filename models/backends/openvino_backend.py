@@ -86,6 +86,7 @@ class OpenVINODetector(Detector):
         self.compiled = compile_uint8_bgr(xml, ov_device, hint, streams)
         shape = self.compiled.input(0).get_partial_shape()
         self.model_batch = shape[0].get_length() if shape[0].is_static else 0
+        self.rect = shape[1].is_dynamic or shape[2].is_dynamic  # any input shape: rectangular letterbox
         model_size = shape[1].get_length() if shape[1].is_static else None
         imgsz = kwargs.pop("imgsz")
         if model_size and model_size != imgsz:
@@ -101,7 +102,9 @@ class OpenVINODetector(Detector):
 
     @property
     def frames_per_request(self) -> int:
-        return self.model_batch or self.batch
+        # a dynamic-batch model on a CPU still runs one frame per request: the throughput streams run
+        # requests in parallel, and each frame keeps its own rectangle
+        return self.model_batch or 1
 
     def _infer(self, canvas: np.ndarray) -> np.ndarray:
         n = len(canvas)
@@ -128,7 +131,7 @@ class OpenVINODetector(Detector):
         self._error = None
         step = self.frames_per_request
         for start in range(0, len(frames), step):
-            lb = letterbox_batch(frames[start:start + step], self.imgsz)
+            lb = letterbox_batch(frames[start:start + step], self.imgsz, self.rect)
             x = pad_batch(lb.canvas, self.model_batch) if self.model_batch else lb.canvas
             self.queue.start_async({0: x}, (lb, start, x), share_inputs=True)
         self.queue.wait_all()

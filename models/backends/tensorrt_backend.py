@@ -11,6 +11,7 @@ from models.registry import Artefact, ModelEntry
 
 class TensorRTDetector(Detector):
     backend = "tensorrt"
+    overlap = True
 
     def __init__(self, artefact: Artefact, *, entry: ModelEntry | None = None, device: str = "cuda:0",
                  **kwargs) -> None:

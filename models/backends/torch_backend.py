@@ -28,6 +28,7 @@ def load_torch_model(weights: Path, device: str, half: bool):
 
 class TorchDetector(Detector):
     backend = "torch"
+    rect = True  # eager PyTorch takes any stride-aligned shape
 
     def __init__(self, weights: Path, *, device: str, precision: str = "fp32", **kwargs) -> None:
         import torch
@@ -39,6 +40,7 @@ class TorchDetector(Detector):
         self.model, names = load_torch_model(weights, device, half)
         self._dtype = torch.float16 if half else torch.float32
         super().__init__(names=names, device=device, precision="fp16" if half else "fp32", source=str(weights), **kwargs)
+        self.overlap = device.startswith("cuda")
 
     def _infer(self, canvas: np.ndarray) -> np.ndarray:
         torch = self._torch
