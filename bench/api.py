@@ -20,8 +20,9 @@ spent, per request) does not depend on what else the machine runs; latency and r
 
 3. The tickets table is filled to ``--tickets`` rows (COPY: 90 days, 8 types, 4 grids, 40
    cameras, every status), ANALYZEd, then ``GET /api/v1/tickets`` with a mix of filters
-   (status, type, grid, department, camera, time range, bbox, severity, sort) in a closed
-   loop. Target: p99 < 50 ms.
+   (status, type, grid, department, camera, time range, bbox, severity, sort): a closed loop
+   (capacity) and an open loop at ``--list-rate`` requests/s (latency as operators' screens
+   see it). Target: p99 < 50 ms.
 """
 
 from __future__ import annotations
@@ -365,14 +366,15 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=250.0, help="open-loop POST /incidents rate (req/s)")
     ap.add_argument("--seconds", type=float, default=20.0, help="length of each POST phase")
     ap.add_argument("--tickets", type=int, default=100_000, help="tickets in the table for the list phase")
-    ap.add_argument("--list-requests", type=int, default=4000)
-    ap.add_argument("--list-concurrency", type=int, default=4)
+    ap.add_argument("--list-requests", type=int, default=2000, help="requests in each list phase")
+    ap.add_argument("--list-concurrency", type=int, default=4, help="connections in the closed-loop list phase")
+    ap.add_argument("--list-rate", type=float, default=40.0, help="open-loop list rate (req/s): operators' screens")
     ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432", help="PostgreSQL server URL")
     ap.add_argument("--quick", action="store_true", help="5 s phases, 20,000 tickets, 1000 list requests")
     ap.add_argument("--pause-pid-file", help="SIGSTOP this pid while measuring, SIGCONT after (always)")
     args = ap.parse_args()
     if args.quick:
-        args.seconds, args.tickets, args.list_requests = 5.0, 20_000, 1000
+        args.seconds, args.tickets, args.list_requests = 5.0, 20_000, 400
 
     import psycopg
 
@@ -447,9 +449,15 @@ def main() -> int:
                                            max_requests=args.list_requests, max_seconds=120, viewer_key=viewer_key)
         list_cpu = meter.spent
         list_cost = sum(list_cpu) / max(1, len(lat))
+        lines.append(row(f"GET /tickets with filters, {total:,} tickets, closed loop ({args.list_concurrency} "
+                         "connections)", lat, st, el, list_cpu, "the most sustained", all(s == 200 for s in st)))
+        with CpuMeter(server.pid, admin_dsn, db) as meter:
+            lat, st, el, labels = run_load(port, "list", connections=16, max_requests=args.list_requests,
+                                           max_seconds=args.list_requests / args.list_rate * 1.5,
+                                           rate=args.list_rate, viewer_key=viewer_key)
         ok = pct(lat, 99) < 0.050 and all(s == 200 for s in st)
-        lines.append(row(f"GET /tickets with filters, {total:,} tickets ({args.list_concurrency} connections)",
-                         lat, st, el, list_cpu, "p99 < 50 ms", ok))
+        lines.append(row(f"GET /tickets with filters, {total:,} tickets, open loop at {args.list_rate:.0f}/s",
+                         lat, st, el, meter.spent, "p99 < 50 ms", ok))
         per = {n: [] for n in labels}
         for i, v in enumerate(lat):  # requests cycle through the query mix in order
             per[labels[i % len(labels)]].append(v)
@@ -472,7 +480,7 @@ def main() -> int:
           f"(API + PostgreSQL), i.e. at most ~{cores / post_cost:,.0f} req/s if the {cores} cores did nothing else. "
           f"List: {list_cost * 1000:.2f} ms CPU per request. Load average at the end: {os.getloadavg()[0]:.1f}. "
           f"Seeded {added:,} tickets by COPY in {seed_s:.1f} s.\n")
-    print("| list query (of the mix) | requests | p50 ms | p99 ms |\n|---|---|---|---|")
+    print("| list query (of the mix, open loop) | requests | p50 ms | p99 ms |\n|---|---|---|---|")
     print("\n".join(detail))
     return 0
 
