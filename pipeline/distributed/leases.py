@@ -67,6 +67,7 @@ class LeaseKeeper:
         self.held: dict[str, float] = {}  # camera -> local deadline (monotonic)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
 
     @property
     def interval_s(self) -> float:
@@ -83,7 +84,9 @@ class LeaseKeeper:
                 log.warning("lease renewal failed", extra={"camera": cam, "error": str(exc)})
                 ok = None
             if ok:
-                self.held[cam] = sent + self.ttl_ms / 1000 - self.margin_s
+                with self._lock:
+                    if cam in self.held:  # not dropped meanwhile by the data path
+                        self.held[cam] = sent + self.ttl_ms / 1000 - self.margin_s
             elif ok == 0 or now >= deadline:
                 self._drop(cam, "lease lost" if ok == 0 else "lease deadline passed")
         for cam, deadline in list(self.held.items()):
@@ -117,8 +120,15 @@ class LeaseKeeper:
                     log.exception("camera start failed", extra={"camera": cam})
                     self.release(cam)
 
+    def drop(self, cam: str, why: str) -> None:
+        """Stop watching ``cam`` now (its lease lapses by itself or is taken over)."""
+        self._drop(cam, why)
+
     def _drop(self, cam: str, why: str) -> None:
-        self.held.pop(cam, None)
+        with self._lock:
+            gone = self.held.pop(cam, None) is None
+        if gone and why != "released":
+            return  # already dropped (the data path and the keeper can both get here)
         log.warning("camera dropped", extra={"camera": cam, "worker": self.worker_id, "why": why})
         try:
             self.on_stop(cam)

@@ -22,8 +22,35 @@ log = logging.getLogger("gridsight.worker")
 WATCHLOG = "gs:watchlog"
 
 
+class LeasedSource:
+    """A camera source fenced by its lease: no frame goes on after the lease's local deadline.
+
+    The lease keeper stops a camera when its deadline passes, but a keeper thread starved of CPU
+    could do so late; this check sits in the data path itself, so even then the camera is not
+    processed past the deadline (after which another worker may hold the lease)."""
+
+    def __init__(self, source, deadline, on_expired) -> None:
+        self.source, self.deadline, self.on_expired = source, deadline, on_expired
+        self.live = source.live
+
+    def __iter__(self):
+        for frame in self.source:
+            if time.monotonic() >= self.deadline():
+                self.on_expired()
+                return
+            yield frame
+
+    def close(self) -> None:
+        self.source.close()
+
+    def __getattr__(self, name):  # health and the rest of the source's interface
+        return getattr(self.source, name)
+
+
 class LiveCameras:
     """Starts and stops the pipeline's processing of leased cameras in this process."""
+
+    keeper = None  # the LeaseKeeper whose deadlines fence the cameras (set by run_worker)
 
     def __init__(self, cameras_file: str, worker_id: str, detector_spec: str | None, device: str, r) -> None:
         from pipeline.cameras import load_cameras
@@ -68,6 +95,10 @@ class LiveCameras:
 
         cam = self.cameras[camera_id]
         source = open_source(cam.url, cam.id, sample_fps=cam.detect_fps, start_time=time.time())
+        keeper = self.keeper
+        if keeper is not None:
+            source = LeasedSource(source, lambda: keeper.held.get(camera_id, 0.0),
+                                  lambda: keeper.drop(camera_id, "lease deadline reached in the data path"))
         with self.lock:
             if cancelled.is_set():  # the lease went while the camera was opening
                 source.close()
@@ -117,7 +148,9 @@ def run_worker(concurrency: int = 1, device: str = "auto", detector: str | None 
         live = LiveCameras(cameras_file, wid, detector, device, r)
         live.prepare()
         keeper = LeaseKeeper(r, wid, capacity=capacity, cameras=live.ids, on_start=live.start,
-                             on_stop=live.stop, ttl_s=lease_ttl_s).start()
+                             on_stop=live.stop, ttl_s=lease_ttl_s)
+        live.keeper = keeper
+        keeper.start()
     beat = Heartbeat(r, wid, {"concurrency": concurrency, "device": device, "capacity": capacity,
                               "queues": queues}, cameras=lambda: list(keeper.held) if keeper else []).start()
     argv = ["worker", "-Q", queues, "-c", str(concurrency), "-P", "solo" if concurrency == 1 else "prefork",
