@@ -30,6 +30,9 @@ def register(subparsers) -> None:
     prep.add_argument("--data", type=Path, default=None, help="shared data folder (default: settings `data`)")
     prep.add_argument("--no-teacher", action="store_true", help="skip the COCO teacher's pseudo-labels")
     prep.set_defaults(func=cmd_prepare)
+    from models.review_export import register_export  # `dataset export`: a light module
+
+    register_export(ds_sub)
     ds.set_defaults(func=lambda a: (ds.print_help(), 2)[1])
 
     tr = subparsers.add_parser("train", help="fine-tune the issue detector (resumable)")
@@ -47,6 +50,8 @@ def register(subparsers) -> None:
     tr.add_argument("--fraction", type=float, default=1.0, help="use this fraction of the training images")
     tr.add_argument("--no-val", action="store_true", help="skip validation after each epoch")
     tr.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last.pt")
+    tr.add_argument("--extra-data", type=Path, action="append", default=[], help="also train on this dataset, e.g. "
+                    "a `gridsight dataset export` folder (repeatable; same classes as --data)")
     tr.set_defaults(func=cmd_train)
 
     sh = subparsers.add_parser("ship-weights", help="strip a checkpoint's optimizer state and copy it to models/weights/")
@@ -105,6 +110,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     data_dir = _data_dir(None)
     data = args.data or default_dataset_dir("gridsight-issues") / "data.yaml"
     run_dir = args.run_dir or Path.home() / ".cache" / "gridsight" / "runs" / "issues"
+    if args.extra_data and not args.resume:  # base + reviewed evidence in one data yaml beside the run
+        from models.review_export import combine
+
+        data = combine(data, args.extra_data, Path(run_dir).expanduser().resolve().with_suffix(".data.yaml"))
     recipe = Recipe(
         data=data, base=args.base or data_dir / "weights" / "coco-yolo11n-rebuilt.pt", run_dir=run_dir,
         epochs=args.epochs or 12, imgsz=args.imgsz, batch=args.batch, freeze=args.freeze,
