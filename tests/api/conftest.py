@@ -160,17 +160,24 @@ def add_users(app, clock) -> tuple[dict, dict]:
     return keys, ids
 
 
+_migrated: set[str] = set()
+
+
 @pytest.fixture
 def api(db_url, tmp_path):
     clock = ManualClock(START)
     settings = make_settings(db_url, tmp_path)
     app = create_app(settings, clock=clock, store=LocalStore(tmp_path / "evidence", secret="test"),
-                     escalation=False)
+                     migrate=db_url not in _migrated, escalation=False)
+    if db_url in _migrated:
+        wipe(app.state.gs.engine)  # before start-up, which loads the registry again
     with TestClient(app) as client:
-        wipe(app.state.gs.engine)
-        from api.app import start_up
+        if db_url not in _migrated:
+            _migrated.add(db_url)
+            wipe(app.state.gs.engine)
+            from api.app import start_up
 
-        start_up(app.state.gs, migrate=False)  # registry back after the wipe
+            start_up(app.state.gs, migrate=False)
         keys, ids = add_users(app, clock)
         yield Api(client, clock, app, keys, ids)
 

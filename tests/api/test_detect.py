@@ -87,32 +87,26 @@ def _png(w: int, h: int) -> bytes:
     return cv2.imencode(".png", np.zeros((h, w, 3), np.uint8))[1].tobytes()
 
 
-@pytest.mark.parametrize("case", ["pixels", "bytes", "not an image", "truncated", "too many", "half location",
-                                  "unknown camera"])
-def test_upload_limits_and_sniffing(api, case):
+def test_upload_limits_and_sniffing(api):
     """Rejected before any detector runs; nothing stored."""
     s = api.gs.settings
-    files = {"files": ("x.png", _png(100, 100), "image/png")}
-    data = {}
-    expect = 422
-    if case == "pixels":
-        s.upload_max_pixels = 5000
-        expect = 413
-    elif case == "bytes":
-        s.upload_max_bytes = 100
-        expect = 413
-    elif case == "not an image":
-        files = {"files": ("cat.jpg", b"<html>hello</html>", "image/jpeg")}
-    elif case == "truncated":
-        files = {"files": ("cut.jpg", cv2.imencode(".jpg", np.zeros((50, 50, 3), np.uint8))[1].tobytes()[:30],
-                           "image/jpeg")}
-    elif case == "too many":
-        files = [("files", (f"{i}.png", _png(10, 10), "image/png")) for i in range(9)]
-    elif case == "half location":
-        data = {"lat": "31.2"}
-    elif case == "unknown camera":
-        data = {"camera_id": "no-such-cam"}
-    r = api.call("POST", "/api/v1/detect", "operator", files=files, data=data)
-    assert r.status_code == expect, r.text
+    ok_png = {"files": ("x.png", _png(100, 100), "image/png")}
+    jpeg_head = cv2.imencode(".jpg", np.zeros((50, 50, 3), np.uint8))[1].tobytes()[:30]
+    cases = {
+        "pixels": (dict(upload_max_pixels=5000), ok_png, {}, 413),
+        "bytes": (dict(upload_max_bytes=100), ok_png, {}, 413),
+        "not an image": ({}, {"files": ("cat.jpg", b"<html>hello</html>", "image/jpeg")}, {}, 422),
+        "truncated": ({}, {"files": ("cut.jpg", jpeg_head, "image/jpeg")}, {}, 422),
+        "too many": ({}, [("files", (f"{i}.png", _png(10, 10), "image/png")) for i in range(9)], {}, 422),
+        "half location": ({}, ok_png, {"lat": "31.2"}, 422),
+        "unknown camera": ({}, ok_png, {"camera_id": "no-such-cam"}, 422),
+    }
+    limits = (s.upload_max_bytes, s.upload_max_pixels)
+    for case, (caps, files, data, expect) in cases.items():
+        s.upload_max_bytes, s.upload_max_pixels = limits
+        for k, v in caps.items():
+            setattr(s, k, v)
+        r = api.call("POST", "/api/v1/detect", "operator", files=files, data=data)
+        assert r.status_code == expect, (case, r.text)
     assert api.gs.detector is None  # never loaded: the input was refused first
     assert tickets(api) == 0

@@ -68,17 +68,20 @@ def test_sort_and_pagination(api, city):
     assert page(sort="-id", limit=2, offset=1)[0] == [city["fire_nw"], city["water_se"]]
 
 
-@pytest.mark.parametrize("params, field", [
+BAD_PARAMETERS = [
     ({"status": "open"}, "status"), ({"limit": 0}, "limit"), ({"limit": 501}, "limit"), ({"offset": -1}, "offset"),
     ({"sort": "colour"}, "sort"), ({"bbox": "1,2,3"}, "bbox"), ({"bbox": "5,0,1,1"}, "bbox"),
     ({"from": "yesterday"}, "from"), ({"from": "2026-03-02T09:00:00"}, "from"),
     ({"from": "2026-03-03T00:00:00Z", "to": "2026-03-02T00:00:00Z"}, "to"), ({"overdue": "maybe"}, "overdue"),
     ({"severity": "apocalyptic"}, "severity"),
-])
-def test_bad_list_parameters_are_422(api, params, field):
-    r = api.call("GET", "/api/v1/tickets", "viewer", params=params)
-    assert r.status_code == 422, r.text
-    assert any(field in map(str, e["loc"]) for e in r.json()["detail"]), r.json()
+]
+
+
+def test_bad_list_parameters_are_422(api):
+    for params, field in BAD_PARAMETERS:
+        r = api.call("GET", "/api/v1/tickets", "viewer", params=params)
+        assert r.status_code == 422, (params, r.text)
+        assert any(field in map(str, e["loc"]) for e in r.json()["detail"]), (params, r.json())
 
 
 def test_stats(api, city):
