@@ -2,7 +2,8 @@
 
 SQLite: WAL journal, foreign keys on, a 30 s busy timeout, and every transaction opened with
 ``BEGIN IMMEDIATE`` so concurrent writers queue on the lock instead of failing on upgrade.
-PostgreSQL: a connection pool sized for the API's thread pool.
+PostgreSQL: a connection pool sized for the API's thread pool. Both hide statement parameters
+in errors and logs (a camera's stream URL carries credentials).
 """
 
 from __future__ import annotations
@@ -33,14 +34,14 @@ def make_engine(url: str, pool_size: int = 10, *, async_commit: bool = False) ->
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
-                               pool_size=pool_size, max_overflow=pool_size)
+                               pool_size=pool_size, max_overflow=pool_size, hide_parameters=True)
         _sqlite_setup(engine)
         return engine
     # No pre-ping (a round trip per request): after a server restart SQLAlchemy sees the first
     # disconnect error and drops the whole pool, so one request fails, not every stale connection.
     connect_args = {"options": "-c synchronous_commit=off"} if async_commit else {}
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600,
-                         connect_args=connect_args)
+                         connect_args=connect_args, hide_parameters=True)
 
 
 def _sqlite_setup(engine: Engine) -> None:

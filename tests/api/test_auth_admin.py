@@ -122,3 +122,16 @@ cameras:
             cam = s.get(Camera, "cam-yaml-1")
             assert cam.name == "Market street" and cam.grid_id == "grid-south-east" and cam.options == {"fps": 4}
             assert cam.stream_url.endswith("/live")
+
+
+def test_database_errors_never_show_a_stream_url(api):
+    """Statement parameters are hidden in database errors (and so in any log of them)."""
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    with api.gs.sessions() as s:
+        s.add(Camera(id="cam-err", name="x", stream_url="rtsp://admin:topsecret@10.9.9.9/live",
+                     grid_id="no-such-grid", enabled=True, options={}))
+        with pytest.raises(IntegrityError) as err:
+            s.commit()
+    assert "topsecret" not in str(err.value)
