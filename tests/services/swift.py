@@ -279,7 +279,8 @@ class SwiftServer:
         self._log_files[name] = log
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
         self.procs[name] = subprocess.Popen(argv, cwd=self.folder, stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+                                            stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+                                            preexec_fn=die_with_parent)
 
     def _wait_until_up(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -326,6 +327,17 @@ class SwiftServer:
         return "\n".join(out) or "(no server logs)"
 
 
+def die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the test process dies, however it dies
+    (Linux ``PR_SET_PDEATHSIG``), so a killed test run leaves no servers behind."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _memcached_user() -> str:
     """memcached refuses to run as root unless told which user to be."""
     import pwd
@@ -354,6 +366,9 @@ def s3_bucket() -> str:
 
 
 if __name__ == "__main__":
+    import sys
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the servers on kill as on Ctrl-C
     server = SwiftServer()
     s3 = server.start()
     print("Swift s3api is up. For GridSight:")
@@ -361,7 +376,7 @@ if __name__ == "__main__":
         print(f"export {k}={v}")
     try:
         signal.pause()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):
         pass
     finally:
         server.stop()
