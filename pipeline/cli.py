@@ -173,7 +173,8 @@ def status_line(proc, outbox_pending: int | None) -> str:
     parts = [f"{proc.camera.id:<16}", f"{state:<8}", f"last frame {last}"]
     if proc.source.live:
         parts += [f"in {h.fps:5.1f} fps", f"dropped {h.dropped}", f"reconnects {h.reconnects}"]
-    parts += [f"judged {st.fps:5.1f}/s", f"detected {st.detected}", f"open {len(proc.incidents.open_incidents())}"]
+    rate = st.recent_fps() if proc.source.live else st.fps
+    parts += [f"judged {rate:5.1f}/s", f"detected {st.detected}", f"open {len(proc.incidents.open_incidents())}"]
     if outbox_pending is not None:
         parts.append(f"outbox {outbox_pending}")
     return "  ".join(parts)

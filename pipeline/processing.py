@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import queue
+from collections import deque
 import threading
 import time
 from dataclasses import dataclass, field
@@ -43,6 +44,17 @@ class CameraStats:
     finished: float | None = None
     done: bool = False
     error: str = ""
+    recent: deque = field(default_factory=lambda: deque(maxlen=256), repr=False)  # monotonic judge times
+
+    def judged(self) -> None:
+        self.frames += 1
+        self.recent.append(time.monotonic())
+
+    def recent_fps(self, window_s: float = 10.0) -> float:
+        """Frames judged per second over the last ``window_s`` (what a live camera gets now)."""
+        now = time.monotonic()
+        n = sum(1 for t in self.recent if now - t <= window_s)
+        return n / min(window_s, max(1e-6, now - self.started))
 
     @property
     def fps(self) -> float:
@@ -169,7 +181,7 @@ class CameraProcessor:
         events = self.incidents.observe(observations, frame.time, frame.image, others)
         for watch in self.watchers:
             watch(self, frame, observations, others)
-        self.stats.frames += 1
+        self.stats.judged()
         self.stats.footage_time = frame.time
         if events:
             self.stats.events += len(events)

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ import cv2
 import numpy as np
 
 log = logging.getLogger("gridsight.pipeline.sources")
+# FFmpeg's own messages ("Connection refused", ...) would interleave with status lines; the
+# reader logs what happened to a stream itself. Read when OpenCV's FFmpeg backend starts.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 LIVE_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
@@ -186,6 +190,8 @@ class LiveSource:
                 yield f
 
     def _open(self):
+        if hasattr(cv2, "utils") and hasattr(cv2.utils, "logging"):
+            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(self.open_timeout_s * 1000),
                   cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(self.read_timeout_s * 1000)]
         cap = cv2.VideoCapture(self.url, cv2.CAP_FFMPEG, params)
@@ -238,7 +244,8 @@ class LiveSource:
     def _offline(self, why: str) -> None:
         if self.health.online:
             log.warning("stream lost", extra={"camera": self.camera_id, "why": why})
-        self.health.online, self.health.error = False, why
+        self.health.online, self.health.error, self.health.fps = False, why, 0.0
+        self._arrivals = []
 
 
 def is_live(url: str) -> bool:
