@@ -1,7 +1,8 @@
 """Webhook subscriptions and the push delivery log (admin): ``/api/v1/webhooks``.
 
 Subscribers get every ticket event (or the ones named in ``events``) as a JSON POST signed
-with their secret (``X-GridSight-Signature: sha256=<hex>``); see docs/api-interop.md.
+with their secret (``X-GridSight-Signature: sha256=<hex>``); see docs/api-interop.md. The
+router's lifespan runs the push notifier with the app's settings while the app runs.
 """
 
 from __future__ import annotations
@@ -16,7 +17,25 @@ from pydantic import BaseModel, Field
 from api import push
 from api.auth import Principal, require
 
-router = APIRouter(prefix="/api/v1/webhooks", tags=["admin"])
+async def lifespan(app):
+    """Push with the app's own settings (its home for the outbox, its MQTT broker) while the
+    app runs, unless a notifier was installed already; stopped when the app stops."""
+    mine = None
+    gs = getattr(app.state, "gs", None)
+    if gs is not None and push._notifier is None:
+        settings = gs.settings
+        mine = push.Notifier(settings.home / "push.db", settings.mqtt_host, settings.mqtt_port).start()
+        push.set_notifier(mine)
+    try:
+        yield
+    finally:
+        if mine is not None:
+            if push._notifier is mine:
+                push.set_notifier(None)
+            mine.close()
+
+
+router = APIRouter(prefix="/api/v1/webhooks", tags=["admin"], lifespan=lifespan)
 
 
 class SubscriptionIn(BaseModel):

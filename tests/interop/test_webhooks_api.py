@@ -54,3 +54,23 @@ def test_only_admins_and_valid_subscriptions(api):
         r = api.client.post("/api/v1/webhooks", json=bad, headers=api.h("admin"))
         assert r.status_code == 422, (bad, r.text)
     assert api.client.get("/api/v1/webhooks", headers=api.h("admin")).json() == []
+
+
+def test_the_app_runs_push_with_its_own_settings(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from api import push
+    from api.app import create_app
+    from gridsight.settings import Settings
+
+    old = push.set_notifier(None)
+    try:
+        app = create_app(Settings(home=tmp_path, database_url="", mqtt_host="127.0.0.1", mqtt_port=1883),
+                         escalation=False)
+        with TestClient(app):
+            notifier = push._notifier
+            assert notifier is not None and notifier.outbox.path == tmp_path / "push.db"
+            assert (notifier.mqtt.host, notifier.mqtt.port) == ("127.0.0.1", 1883)
+        assert push._notifier is None  # stopped and removed with the app
+    finally:
+        push.set_notifier(old)
