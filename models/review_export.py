@@ -91,19 +91,30 @@ def labels_for(item: dict, names: list[str], width: int, height: int) -> tuple[l
     return lines, "relabelled" if verdict == "rejected" else "confirmed", unknown
 
 
-def _prepare_out(out: Path) -> None:
-    if out.exists() and any(out.iterdir()):
-        if not (out / "manifest.jsonl").exists():
-            raise UserError(f"{out} exists and is not a review export; choose another OUT")
-        shutil.rmtree(out)
+def _prepare_out(out: Path) -> Path:
+    """A fresh ``OUT.partial`` folder to write into; ``OUT`` itself is replaced only at the end."""
+    if out.exists() and any(out.iterdir()) and not (out / "manifest.jsonl").exists():
+        raise UserError(f"{out} exists and is not a review export; choose another OUT")
+    work = out.with_name(out.name + ".partial")
+    if work.exists():
+        shutil.rmtree(work)
     for split in ("train", "val"):
-        (out / "images" / split).mkdir(parents=True, exist_ok=True)
-        (out / "labels" / split).mkdir(parents=True, exist_ok=True)
+        (work / "images" / split).mkdir(parents=True, exist_ok=True)
+        (work / "labels" / split).mkdir(parents=True, exist_ok=True)
+    return work
+
+
+def _swap(work: Path, out: Path) -> None:
+    """The finished export takes OUT's place (a previous export there is removed only now)."""
+    if out.exists():
+        shutil.rmtree(out)
+    work.rename(out)
 
 
 def export_reviews(api_url: str, api_key: str, since: datetime, out: Path, *, names: list[str],
                    val_fraction: float = 0.2, http=None, page: int = 500) -> dict:
-    """Write the dataset under ``out`` (a previous export there is replaced). Returns the report."""
+    """Write the dataset under ``out`` (a previous export there is replaced once the new one is
+    complete; a failed export leaves it as it was). Returns the report."""
     import httpx
     from PIL import Image
 
@@ -114,7 +125,7 @@ def export_reviews(api_url: str, api_key: str, since: datetime, out: Path, *, na
                                   headers={"X-API-Key": api_key} if api_key else {})
     report: dict = {"api": api_url, "since": since.isoformat(), "classes": names, "images": {"train": 0, "val": 0},
                     "kinds": {}, "boxes": {}, "unknown_class_boxes": 0}
-    _prepare_out(out)
+    final, out = out, _prepare_out(out)  # written under OUT.partial, moved to OUT when complete
     after_id = 0
     with open(out / "manifest.jsonl", "w", encoding="utf-8") as manifest:
         while True:
@@ -161,9 +172,10 @@ def export_reviews(api_url: str, api_key: str, since: datetime, out: Path, *, na
                 break
             after_id = body["next_after_id"]
     val = "images/val" if report["images"]["val"] else "images/train"
-    doc = {"path": str(out.resolve()), "train": "images/train", "val": val, "names": dict(enumerate(names))}
+    doc = {"path": str(final.resolve()), "train": "images/train", "val": val, "names": dict(enumerate(names))}
     (out / "data.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
     (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    _swap(out, final)
     return report
 
 

@@ -116,6 +116,10 @@ def test_reviews_export_train_eval_round_trip(api, street, tmp_path, capsys):
                      "--api-key", api.keys["viewer"]]) == 0
     printed = capsys.readouterr().out
     assert "exported" in printed
+    kept = (out / "manifest.jsonl").read_text()
+    assert main(["dataset", "export", str(out), "--since", since, "--api-url", "http://127.0.0.1:9",
+                 "--api-key", api.keys["viewer"]]) == 2  # API down: the previous export stays as it was
+    assert "unreachable" in capsys.readouterr().err and (out / "manifest.jsonl").read_text() == kept
 
     rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
     by_ticket = {r["ticket_id"]: r for r in rows}
