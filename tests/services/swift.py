@@ -351,12 +351,23 @@ def s3_server():
     missing = [b for b in SWIFT_BINARIES if not shutil.which(b)]
     if missing:
         pytest.skip(f"Swift not installed ({', '.join(missing)} missing; scripts/setup.sh installs it)")
-    server = SwiftServer()
-    s3 = server.start()
+    server, s3 = start_swift()
     try:
         yield s3
     finally:
         server.stop()
+
+
+def start_swift(attempts: int = 3) -> tuple[SwiftServer, S3Server]:
+    """Start a Swift; a free port taken by someone else before a server bound it is retried."""
+    for attempt in range(attempts):
+        server = SwiftServer()
+        try:
+            return server, server.start()
+        except ServiceStartError as e:
+            if "Could not bind" not in str(e) or attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture
@@ -369,8 +380,7 @@ if __name__ == "__main__":
     import sys
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the servers on kill as on Ctrl-C
-    server = SwiftServer()
-    s3 = server.start()
+    server, s3 = start_swift()
     print("Swift s3api is up. For GridSight:")
     for k, v in s3.env().items():
         print(f"export {k}={v}")
