@@ -46,21 +46,23 @@ def period_of(dt: datetime, period: str) -> str:
 
 
 class _Cell:
-    __slots__ = ("n", "dispatch", "fix", "handled", "reopened", "rejected", "duplicates", "verified", "by_camera",
-                 "ratings")
+    """Sums and counts of one (period, group) cell; cells merge into group and overall totals."""
+
+    __slots__ = ("n", "n_dispatch", "s_dispatch", "n_fix", "s_fix", "handled", "reopened", "rejected", "duplicates",
+                 "verified", "by_camera", "n_rating", "s_rating")
 
     def __init__(self) -> None:
-        self.n = self.handled = self.reopened = self.rejected = self.duplicates = self.verified = self.by_camera = 0
-        self.dispatch: list[float] = []
-        self.fix: list[float] = []
-        self.ratings: list[float] = []
+        for k in self.__slots__:
+            setattr(self, k, 0)
 
     def add(self, t, camera_verified: bool, rating: float | None) -> None:
         self.n += 1
         if t.dispatched_at is not None:
-            self.dispatch.append((t.dispatched_at - t.created_at).total_seconds())
+            self.n_dispatch += 1
+            self.s_dispatch += (t.dispatched_at - t.created_at).total_seconds()
             if t.resolved_at is not None:
-                self.fix.append((t.resolved_at - t.dispatched_at).total_seconds())
+                self.n_fix += 1
+                self.s_fix += (t.resolved_at - t.dispatched_at).total_seconds()
         if t.resolved_at is not None or t.reopen_count > 0 or t.status in HANDLED:
             self.handled += 1
         self.reopened += t.reopen_count > 0
@@ -70,22 +72,24 @@ class _Cell:
             self.verified += 1
             self.by_camera += camera_verified
         if rating is not None:
-            self.ratings.append(rating)
+            self.n_rating += 1
+            self.s_rating += rating
+
+    def merge(self, other: "_Cell") -> "_Cell":
+        for k in self.__slots__:
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+        return self
 
     def as_dict(self) -> dict:
-        def mean_h(xs):
-            return round(sum(xs) / len(xs) / 3600, 3) if xs else None
+        def ratio(a, b, digits=4):
+            return round(a / b, digits) if b else None
 
-        def ratio(a, b):
-            return round(a / b, 4) if b else None
-
-        return {"tickets": self.n, "mean_time_to_dispatch_h": mean_h(self.dispatch),
-                "mean_time_to_fix_h": mean_h(self.fix), "verified": self.verified,
+        return {"tickets": self.n, "mean_time_to_dispatch_h": ratio(self.s_dispatch / 3600, self.n_dispatch, 3),
+                "mean_time_to_fix_h": ratio(self.s_fix / 3600, self.n_fix, 3), "verified": self.verified,
                 "verified_by_camera": self.by_camera, "verified_by_camera_share": ratio(self.by_camera, self.verified),
                 "reopen_rate": ratio(self.reopened, self.handled),
                 "false_positive_rate": ratio(self.rejected, self.n - self.duplicates),
-                "mean_rating": round(sum(self.ratings) / len(self.ratings), 2) if self.ratings else None,
-                "ratings": len(self.ratings)}
+                "mean_rating": ratio(self.s_rating, self.n_rating, 2), "ratings": self.n_rating}
 
 
 def build_report(session: Session, f: TicketFilters, principal: Principal | None, *, by: str = "department",
@@ -101,14 +105,16 @@ def build_report(session: Session, f: TicketFilters, principal: Principal | None
     ratings = dict(session.execute(select(Feedback.ticket_id, func.avg(cast(Feedback.rating, Float))).where(
         Feedback.ticket_id.in_(ids), Feedback.rating.is_not(None)).group_by(Feedback.ticket_id)).all())
     cells: dict[tuple[str, str], _Cell] = defaultdict(_Cell)
+    days: dict = {}
+    for t in rows:
+        day = t.created_at.date()
+        key = days.get(day) or days.setdefault(day, period_of(t.created_at, period))
+        cells[(key, t.grp or "none")].add(t, t.id in by_camera, float(ratings[t.id]) if t.id in ratings else None)
     groups: dict[str, _Cell] = defaultdict(_Cell)
     total = _Cell()
-    for t in rows:
-        grp = t.grp or "none"
-        args = (t, t.id in by_camera, float(ratings[t.id]) if t.id in ratings else None)
-        cells[(period_of(t.created_at, period), grp)].add(*args)
-        groups[grp].add(*args)
-        total.add(*args)
+    for (_, grp), cell in cells.items():
+        groups[grp].merge(cell)
+        total.merge(cell)
     return {
         "by": by, "period": period,
         "from": f.created_from.isoformat() if f.created_from else None,
