@@ -382,7 +382,12 @@ def main() -> int:
 
     paused = None
     if args.pause_pid_file and Path(args.pause_pid_file).exists():
-        paused = int(Path(args.pause_pid_file).read_text().split()[0])
+        pid = int(Path(args.pause_pid_file).read_text().split()[0])
+        try:  # leave it alone if it is gone or someone else has it stopped (their bench resumes it)
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            paused = pid if state not in ("T", "t", "Z") else None
+        except OSError:
+            paused = None
 
     def resume(*_):
         if paused:
