@@ -7,7 +7,8 @@ What goes in, per reviewed ticket (its **raw** evidence frame, never the annotat
 * confirmed -> the ticket's detections as labels (class by name into the dataset's class list);
 * rejected ``wrong_class`` with ``correct_class`` -> the same boxes, labelled with the right class;
 * rejected ``not_a_problem`` or ``wrong_class`` (no correction) -> a hard negative: the image with
-  an empty label file;
+  an empty label file (``--hard-negatives wrong_class`` keeps only the second: a "not a problem"
+  frame may show a correctly detected object in a situation that is fine, e.g. a permitted van);
 * rejected ``duplicate`` (a real problem, reported twice) and ``privacy`` (must not be kept) are
   left out, and so are tickets without a raw frame. ``report.json`` counts every case.
 
@@ -35,7 +36,7 @@ import yaml
 from gridsight.errors import UserError
 
 log = logging.getLogger("gridsight.dataset")
-HARD_NEGATIVE = ("not_a_problem", "wrong_class")
+NEGATIVE_REASONS = ("not_a_problem", "wrong_class")  # the rejections that may become hard negatives
 LEFT_OUT = ("duplicate", "privacy")
 SUFFIX = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 
@@ -66,12 +67,16 @@ def class_names(names_from: Path | None) -> list[str]:
     return [str(n) for n in names]
 
 
-def labels_for(item: dict, names: list[str], width: int, height: int) -> tuple[list[str] | None, str, int]:
-    """(YOLO label lines or None to leave the image out, what it is, boxes of unknown classes)."""
+def labels_for(item: dict, names: list[str], width: int, height: int,
+               negatives: tuple[str, ...] = NEGATIVE_REASONS) -> tuple[list[str] | None, str, int]:
+    """(YOLO label lines or None to leave the image out, what it is, boxes of unknown classes).
+    ``negatives``: the rejection reasons whose frames become hard negatives (others are left out)."""
     verdict, reason = item["verdict"], item.get("reason")
     if verdict == "rejected" and reason in LEFT_OUT:
         return None, f"left out ({reason})", 0
     if verdict == "rejected" and not (reason == "wrong_class" and item.get("correct_class")):
+        if reason not in negatives:
+            return None, f"left out ({reason})", 0
         return [], "hard negative", 0
     lines, unknown = [], 0
     for d in item.get("detections") or []:
@@ -112,7 +117,8 @@ def _swap(work: Path, out: Path) -> None:
 
 
 def export_reviews(api_url: str, api_key: str, since: datetime, out: Path, *, names: list[str],
-                   val_fraction: float = 0.2, http=None, page: int = 500) -> dict:
+                   val_fraction: float = 0.2, http=None, page: int = 500,
+                   negatives: tuple[str, ...] = NEGATIVE_REASONS) -> dict:
     """Write the dataset under ``out`` (a previous export there is replaced once the new one is
     complete; a failed export leaves it as it was). Returns the report."""
     import httpx
@@ -146,7 +152,7 @@ def export_reviews(api_url: str, api_key: str, since: datetime, out: Path, *, na
                 except OSError:
                     _count(report["kinds"], "left out (unreadable image)")
                     continue
-                lines, kind, unknown = labels_for(item, names, width, height)
+                lines, kind, unknown = labels_for(item, names, width, height, negatives)
                 report["unknown_class_boxes"] += unknown
                 _count(report["kinds"], kind)
                 if lines is None:
@@ -258,6 +264,9 @@ def register_export(dataset_sub) -> None:
     ex.add_argument("--names-from", type=Path, default=None, help="class list of this data yaml (default: the "
                                                                   "datasets/gridsight-issues.yaml classes)")
     ex.add_argument("--val-fraction", type=float, default=0.2, help="share of tickets held out for validation")
+    ex.add_argument("--hard-negatives", choices=("all", "wrong_class", "none"), default="all",
+                    help="which rejections become hard negatives: all (not_a_problem and wrong_class), only "
+                         "wrong_class (a not_a_problem frame may show a correctly seen object), or none")
     ex.set_defaults(func=cmd_export)
 
 
@@ -271,7 +280,9 @@ def cmd_export(args) -> int:
         raise UserError("--val-fraction must be at least 0 and below 1")
     key = args.api_key or os.environ.get("GRIDSIGHT_EXPORT_KEY") or s.api_key
     report = export_reviews(args.api_url or s.api_url, key, parse_since(args.since), args.out,
-                            names=class_names(args.names_from), val_fraction=args.val_fraction)
+                            names=class_names(args.names_from), val_fraction=args.val_fraction,
+                            negatives={"all": NEGATIVE_REASONS, "wrong_class": ("wrong_class",),
+                                       "none": ()}[args.hard_negatives])
     kinds = ", ".join(f"{k}: {v}" for k, v in sorted(report["kinds"].items())) or "no reviews"
     print(f"reviews: {kinds}")
     print(f"images: train {report['images']['train']}, val {report['images']['val']}; boxes {report['boxes']}")

@@ -116,6 +116,12 @@ def test_reviews_export_train_eval_round_trip(api, street, tmp_path, capsys):
                      "--api-key", api.keys["viewer"]]) == 0
     printed = capsys.readouterr().out
     assert "exported" in printed
+    only = tmp_path / "only-wrong-class"
+    with LiveServer(api.app) as server:
+        assert main(["dataset", "export", str(only), "--since", since, "--api-url", server.url,
+                     "--api-key", api.keys["viewer"], "--hard-negatives", "wrong_class"]) == 0
+    strict = json.loads((only / "report.json").read_text())["kinds"]
+    assert strict["left out (not_a_problem)"] == 3 and "hard negative" not in strict
     kept = (out / "manifest.jsonl").read_text()
     assert main(["dataset", "export", str(out), "--since", since, "--api-url", "http://127.0.0.1:9",
                  "--api-key", api.keys["viewer"]]) == 2  # API down: the previous export stays as it was
