@@ -14,7 +14,7 @@ from sqlalchemy import Select, case, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from api.auth import Principal
-from api.db.models import SEVERITIES, Ticket, parse_ticket_number
+from api.db.models import SEVERITIES, Ticket, parse_ticket_number, ticket_number
 from api.services.errors import Forbidden, NotFound
 
 API = "/api/v1"
@@ -39,10 +39,11 @@ def evidence_url(ticket_id: int, kind: str) -> str:
 
 
 def ticket_to_dict(t: Ticket) -> dict:
-    """A ticket as plain JSON types (what the API returns and push events carry)."""
+    """A ticket as plain JSON types (what the API returns and push events carry); ``t`` may also
+    be a row of the tickets table's columns."""
     return {
         "id": t.id,
-        "number": t.number,
+        "number": ticket_number(t.created_at.year, t.id),
         "dedup_key": t.dedup_key,
         "seq": t.seq,
         "issue_type": t.issue_type,
