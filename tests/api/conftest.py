@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -54,14 +55,12 @@ def _pg_reachable() -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def pg_url():
-    """A fresh PostgreSQL database for this test session, dropped afterwards."""
-    if not _pg_reachable():
-        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432 (make test starts it: scripts/services.sh)")
+@contextmanager
+def fresh_pg_database(prefix: str):
+    """A new, empty PostgreSQL database (its URL), dropped afterwards."""
     from sqlalchemy import create_engine
 
-    name = f"gs_api_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -71,6 +70,15 @@ def pg_url():
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    if not _pg_reachable():
+        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432 (make test starts it: scripts/services.sh)")
+    with fresh_pg_database("gs_api_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect
 
 from api.app import create_app
 from api.db.engine import make_engine
 from api.db.migrate import current_revision, head_revision, upgrade
 from api.db.models import Base
 from api.storage.objects import LocalStore
-from tests.api.conftest import PG_ADMIN_URL, make_settings
+from tests.api.conftest import fresh_pg_database, make_settings
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -24,16 +22,8 @@ def empty_db(request, tmp_path):
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
     request.getfixturevalue("pg_url")  # skips when PostgreSQL is absent
-    name = f"gs_mig_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_pg_database("gs_mig") as url:
+        yield url
 
 
 def test_migrations_from_empty_match_the_models(empty_db):
