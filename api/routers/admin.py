@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.auth import Principal, check_role_scope, hash_password, issue_credential, require
-from api.db.models import ApiKey, Camera, Department, Grid, User, Zone
+from api.db.models import SEVERITIES, ApiKey, Camera, Department, Grid, User, Zone
 from api.schemas.admin import CameraIn, DepartmentIn, GridIn, KeyIn, UserIn, UserPatch, ZoneIn
 from api.services.errors import Conflict, Invalid, NotFound
 from api.services.escalation import escalate_overdue
@@ -102,7 +102,17 @@ def delete_zone(camera_id: Id, zone_id: Id, session: DB, principal: Principal = 
     return Response(status_code=204)
 
 
-# --- grids and departments -------------------------------------------------------------------
+# --- issue types, grids and departments -------------------------------------------------------
+
+@router.get("/issue-types", summary="Issue types: category code, English and Chinese names, routing, SLA")
+def issue_types(gs: GS, principal: Principal = READ) -> list[dict]:
+    rules = gs.rules
+    return [{"key": t.key, "category_code": t.category, "name_en": t.name_en, "name_zh": t.name_zh,
+             "severity": t.severity, "department_id": rules.department_for(t.key),
+             "auto_dispatch": rules.auto_dispatches(t.key),
+             "sla_s": {sev: int(rules.sla_for(t.key, sev).total_seconds()) for sev in SEVERITIES}}
+            for t in rules.issue_types.values()]
+
 
 @router.get("/grids", summary="City-management grids ([lat, lon] polygons)")
 def grids(session: DB, principal: Principal = READ) -> list[dict]:

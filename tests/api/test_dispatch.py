@@ -43,6 +43,14 @@ def test_rules_from_the_shipped_configs():
         parse_duration("soon")
 
 
+def test_issue_types_endpoint(api):
+    types = {t["key"]: t for t in api.call("GET", "/api/v1/issue-types", "viewer").json()}
+    assert types["fire"] == {"key": "fire", "category_code": "0499", "name_en": "Fire", "name_zh": "火情",
+                             "severity": "critical", "department_id": "fire-rescue", "auto_dispatch": True,
+                             "sla_s": {"low": 259200, "medium": 86400, "high": 3600, "critical": 1800}}
+    assert len(types) == 8 and types["garbage"]["sla_s"]["low"] == 48 * 3600
+
+
 def test_ticket_routed_by_type_location_and_severity(api):
     t = api.ticket(api.incident(key="w", issue_type="waterlogging", location=SE)["ticket_id"])
     assert (t["department_id"], t["grid_id"], t["severity"]) == ("water-affairs", "grid-south-east", "high")

@@ -104,6 +104,7 @@ ENDPOINTS = {
     "cameras": ("GET", "registry.read", _fixed("/api/v1/cameras"), {200}),
     "camera": ("GET", "registry.read", lambda api: (f"/api/v1/cameras/{_camera(api)}", {}), {200}),
     "zones": ("GET", "registry.read", lambda api: (f"/api/v1/cameras/{_camera(api, True)}/zones", {}), {200}),
+    "issue types": ("GET", "registry.read", _fixed("/api/v1/issue-types"), {200}),
     "grids": ("GET", "registry.read", _fixed("/api/v1/grids"), {200}),
     "grid": ("GET", "registry.read", _fixed("/api/v1/grids/grid-north-west"), {200}),
     "departments": ("GET", "registry.read", _fixed("/api/v1/departments"), {200}),
