@@ -69,22 +69,24 @@ def child(spec: dict) -> dict:
 
     frames = bench_frames(spec["frames"])
     t0 = time.perf_counter()
-    if spec["kind"] == "naive":
+    if spec["kind"] == "naive":  # exactly what a user writes: nothing of ours but the offline set-up
         from ultralytics import YOLO
 
-        from models.registry import resolve_model
-
-        model = YOLO(str(resolve_model(spec["model"]).weights))
+        model = YOLO(spec["weights"])
         run = lambda fs: [model.predict(f, imgsz=spec["imgsz"], verbose=False) for f in fs]  # noqa: E731
         batch, label = 1, "naive YOLO.predict loop"
     else:
         from models.detector import load_detector
 
         det = load_detector(spec["model"], backend=spec["backend"], device="cpu", imgsz=spec["imgsz"],
-                            batch=spec["batch"], precision=spec.get("precision"))
+                            batch=spec["batch"], precision=spec.get("precision"),
+                            prebuilt=spec.get("variant") != "export")
         batch = det.batch
         run = lambda fs: [det.detect(fs[i:i + batch]) for i in range(0, len(fs), batch)]  # noqa: E731
-        label = f"{det.backend} {det.precision}"
+        label = f"{det.backend} {det.precision}" + (" prebuilt" if spec.get("variant") != "export" and
+                                                    det.source.endswith("_openvino_model") and
+                                                    "/exports/" not in det.source else "") + \
+            (" rect" if det.rect else " square")
     load_s = time.perf_counter() - t0
     run(frames[:2 * batch])  # warm-up
     cpu0, t = _cpu_s(), time.perf_counter()
@@ -160,8 +162,8 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=64)
     ap.add_argument("--imgsz", default="640,320")
     ap.add_argument("--batch", default="1,4,8")
-    ap.add_argument("--backends", default="openvino:int8,openvino:fp32,onnx:fp32,torch:fp32",
-                    help="backend:precision list")
+    ap.add_argument("--backends", default="openvino:int8,openvino:int8:export,openvino:fp32,onnx:fp32,torch:fp32",
+                    help="backend:precision[:export] list (export: our export of the .pt, not the prebuilt artefact)")
     ap.add_argument("--rounds", type=int, default=3, help="head-to-head rounds (naive vs best)")
     ap.add_argument("--quick", action="store_true", help="imgsz 640, batch 1 and 8")
     ap.add_argument("--pause-pid-file", default=None, help="SIGSTOP this process while timing")
@@ -174,8 +176,12 @@ def main() -> int:
         args.imgsz, args.batch = "640", "1,8"
     sizes = [int(s) for s in args.imgsz.split(",")]
     batches = [int(b) for b in args.batch.split(",")]
-    backends = [tuple(b.split(":")) if ":" in b else (b, None) for b in args.backends.split(",")]
+    backends = [(b.split(":") + [None, None])[:3] for b in args.backends.split(",")]
+    import gridsight  # noqa: F401
+    from models.registry import resolve_model
+
     base = {"model": args.model, "frames": args.frames}
+    weights = str(resolve_model(args.model).weights)
     import platform
 
     print(f"# bench/detect.py: {args.frames} frames (half 1920x1080, half 768x576), model {args.model}, "
@@ -186,25 +192,25 @@ def main() -> int:
         print("| engine | imgsz | batch | frames/s | ms/frame | CPU ms/frame | vs naive | peak RSS MB | boxes |")
         print("|---|---|---|---|---|---|---|---|---|")
         for size in sizes:
-            naive = run_child({**base, "kind": "naive", "imgsz": size})
+            naive = run_child({**base, "kind": "naive", "imgsz": size, "weights": weights})
             rows.append(naive)
             naive_fps = naive.get("fps")
             print(fmt_row(naive, naive_fps), flush=True)
-            for backend, precision in backends:
+            for backend, precision, variant in backends:
                 for b in batches:
                     r = run_child({**base, "kind": "engine", "backend": backend, "precision": precision, "imgsz": size,
-                                   "batch": b})
+                                   "batch": b, "variant": variant})
                     rows.append(r)
                     print(fmt_row(r, naive_fps), flush=True)
         ok = [r for r in rows if r["kind"] == "engine" and r["imgsz"] == 640 and "fps" in r]
         if ok and args.rounds > 0:
             best = max(ok, key=lambda r: r["fps"])
-            spec = {k: best[k] for k in ("model", "frames", "kind", "backend", "precision", "imgsz", "batch")}
+            spec = {k: best[k] for k in ("model", "frames", "kind", "backend", "precision", "imgsz", "batch", "variant")}
             ratios = []
-            print(f"\nhead-to-head at 640 px, {args.rounds} alternating rounds: naive vs "
-                  f"{best['backend']} {best['precision']} batch {best['batch']}")
+            print(f"\nhead-to-head at 640 px, {args.rounds} alternating rounds: naive vs {best['label']} "
+                  f"batch {best['batch']}")
             for i in range(args.rounds):
-                n = run_child({**base, "kind": "naive", "imgsz": 640})
+                n = run_child({**base, "kind": "naive", "imgsz": 640, "weights": weights})
                 e = run_child(spec)
                 ratios.append(e["fps"] / n["fps"])
                 print(f"  round {i + 1}: naive {n['fps']:.1f} fps, engine {e['fps']:.1f} fps -> {ratios[-1]:.2f}x",

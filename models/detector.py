@@ -166,10 +166,11 @@ def resolve_device(device: str) -> str:
 def load_detector(model: str | os.PathLike | None = None, *, backend: str = "auto", device: str = "auto",
                   imgsz: int | None = None, conf: float | None = None, iou: float | None = None,
                   batch: int | None = None, classes: Sequence[str] | None = None,
-                  precision: str | None = None) -> Detector:
+                  precision: str | None = None, prebuilt: bool = True) -> Detector:
     """Load ``model`` (registry name, None -> settings.model -> registry default, or a path) on the fastest
     backend available for ``device`` unless ``backend`` says otherwise. Missing exports are built and
-    cached on first use (see :mod:`models.export`). Other defaults come from ``gridsight.settings``."""
+    cached on first use (see :mod:`models.export`); ``prebuilt=False`` skips the registry's prebuilt
+    artefacts and uses (or builds) an export of the .pt. Other defaults come from ``gridsight.settings``."""
     from gridsight.errors import UserError
     from gridsight.settings import get_settings
     from models.export import artefact_for
@@ -202,7 +203,7 @@ def load_detector(model: str | os.PathLike | None = None, *, backend: str = "aut
         if entry.weights is None or not entry.weights.exists():
             raise UserError(f"model {entry.name!r}: the torch backend needs .pt weights")
         return TorchDetector(entry.weights, **kwargs)
-    artefact = artefact_for(entry, chosen, precision, imgsz, batch, device)
+    artefact = artefact_for(entry, chosen, precision, imgsz, batch, device, prebuilt=prebuilt)
     if chosen == "openvino":
         from models.backends.openvino_backend import OpenVINODetector
 

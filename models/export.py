@@ -54,9 +54,9 @@ def _locked(path: Path):
 
 
 def artefact_for(entry: ModelEntry, backend: str, precision: str, imgsz: int, batch: int,
-                 device: str = "cpu") -> Artefact:
-    """A prebuilt artefact that fits, else the cached export (built now if missing)."""
-    found = entry.find_prebuilt(backend, precision, imgsz, batch)
+                 device: str = "cpu", prebuilt: bool = True) -> Artefact:
+    """A prebuilt artefact that fits (unless ``prebuilt`` is False), else the cached export (built now if missing)."""
+    found = entry.find_prebuilt(backend, precision, imgsz, batch) if prebuilt else None
     if found is not None:
         return found
     if entry.weights is None or not entry.weights.exists():
@@ -111,7 +111,9 @@ def _build(weights: Path, backend: str, precision: str, imgsz: int, batch: int, 
         if precision == "int8":
             from models.calibration import calibration_yaml
 
-            logging.getLogger("nncf").setLevel(logging.WARNING)  # one line per layer otherwise
+            import nncf  # noqa: PLC0415  (sets its logger to INFO on import: one line per layer)
+
+            nncf.set_log_level(logging.WARNING)
 
             data = calibration if calibration is not None else calibration_yaml(model.names)
             args.update(quantize=8, data=str(data))

@@ -22,6 +22,7 @@ class OnnxDetector(Detector):
             providers.insert(0, ("CUDAExecutionProvider", {"device_id": int(device.partition(":")[2] or 0)}))
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # share a busy CPU politely
         self.session = ort.InferenceSession(str(artefact.path), opts, providers=providers)
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name

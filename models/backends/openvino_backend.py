@@ -49,12 +49,16 @@ def model_xml(path: Path) -> Path:
     return xmls[0]
 
 
-def compile_uint8_bgr(xml: Path, device: str = "CPU", hint: str = "THROUGHPUT", streams: int | None = None):
-    """Read ``xml`` and compile it to take uint8 BGR NHWC frames (preprocessing inside the graph)."""
+def compile_uint8_bgr(xml: Path, device: str = "CPU", hint: str = "THROUGHPUT", streams: int | None = None,
+                      shape: tuple[int, int] | None = None):
+    """Read ``xml`` and compile it to take uint8 BGR NHWC frames (preprocessing inside the graph);
+    ``shape`` (H, W) fixes a dynamic model's input to one static shape (15-20% faster on a CPU)."""
     import openvino as ov
     from openvino.preprocess import ColorFormat, PrePostProcessor
 
     model = core().read_model(str(xml))
+    if shape is not None:
+        model.reshape({model.input(0): ov.PartialShape([1, 3, *shape])})
     ppp = PrePostProcessor(model)
     inp = ppp.input()
     inp.tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")).set_color_format(ColorFormat.BGR)
@@ -69,11 +73,10 @@ def compile_uint8_bgr(xml: Path, device: str = "CPU", hint: str = "THROUGHPUT", 
 
 class OpenVINODetector(Detector):
     backend = "openvino"
+    MAX_SHAPES = 8  # static compilations kept for a dynamic model; more shapes use the dynamic one
 
     def __init__(self, artefact: Artefact, *, entry: ModelEntry | None = None, device: str = "cpu",
                  hint: str = "THROUGHPUT", streams: int | None = None, **kwargs) -> None:
-        from openvino import AsyncInferQueue
-
         xml = model_xml(artefact.path)
         meta_names = entry_from_path(xml.parent).classes if xml.parent.is_dir() else None
         classes = meta_names or (entry.classes if entry else None)
@@ -82,23 +85,38 @@ class OpenVINODetector(Detector):
         if device.startswith("cuda"):
             raise ValueError("the OpenVINO backend runs on the CPU (or an Intel GPU: device 'GPU'); "
                              "for NVIDIA GPUs use the torch or tensorrt backend")
-        ov_device = "GPU" if device.upper().startswith("GPU") else "CPU"
-        self.compiled = compile_uint8_bgr(xml, ov_device, hint, streams)
-        shape = self.compiled.input(0).get_partial_shape()
+        self._xml, self._hint, self._streams = xml, hint, streams
+        self._ov_device = "GPU" if device.upper().startswith("GPU") else "CPU"
+        self._queues: dict = {}  # (H, W) of a static compilation, or None for the model as read -> queue
+        compiled = self._queue(None).compiled
+        shape = compiled.input(0).get_partial_shape()
         self.model_batch = shape[0].get_length() if shape[0].is_static else 0
         self.rect = shape[1].is_dynamic or shape[2].is_dynamic  # any input shape: rectangular letterbox
         model_size = shape[1].get_length() if shape[1].is_static else None
         imgsz = kwargs.pop("imgsz")
         if model_size and model_size != imgsz:
             raise ValueError(f"{artefact.path} takes {model_size}px input, not {imgsz}")
-        nreq = self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
-        self.queue = AsyncInferQueue(self.compiled, max(1, int(nreq)))
-        self.queue.set_callback(self._done)
-        super().__init__(names=dict(enumerate(classes)), device="cpu" if ov_device == "CPU" else device,
+        super().__init__(names=dict(enumerate(classes)), device="cpu" if self._ov_device == "CPU" else device,
                          imgsz=imgsz, source=str(artefact.path), **kwargs)
         self.precision = artefact.precision
         self._results: list = []
         self._error: BaseException | None = None
+
+    def _queue(self, shape: tuple[int, int] | None):
+        """The async request queue for inputs of ``shape``: a dynamic model is compiled once per
+        frame shape it meets (a camera keeps its shape), up to MAX_SHAPES."""
+        from openvino import AsyncInferQueue
+
+        if shape is not None and shape not in self._queues and len(self._queues) > self.MAX_SHAPES:
+            shape = None
+        if shape not in self._queues:
+            compiled = compile_uint8_bgr(self._xml, self._ov_device, self._hint, self._streams, shape)
+            nreq = max(1, int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+            queue = AsyncInferQueue(compiled, nreq)
+            queue.set_callback(self._done)
+            queue.compiled = compiled
+            self._queues[shape] = queue
+        return self._queues[shape]
 
     @property
     def frames_per_request(self) -> int:
@@ -107,13 +125,12 @@ class OpenVINODetector(Detector):
         return self.model_batch or 1
 
     def _infer(self, canvas: np.ndarray) -> np.ndarray:
-        n = len(canvas)
-        outs = []
-        for i in range(0, n, self.frames_per_request):
-            part = canvas[i:i + self.frames_per_request]
-            x = pad_batch(part, self.model_batch) if self.model_batch else part
-            outs.append(self.compiled(x)[0][:len(part)])
-        return np.concatenate(outs)
+        """Synchronous path (detect() is the fast one): one request per frame."""
+        return np.concatenate([self._queue(self._shape_key(canvas[i:i + 1])).compiled(canvas[i:i + 1])[0]
+                               for i in range(len(canvas))])
+
+    def _shape_key(self, x: np.ndarray) -> tuple[int, int] | None:
+        return (x.shape[1], x.shape[2]) if self.rect else None
 
     def _done(self, request, userdata) -> None:
         lb, start, _ = userdata  # the input array stays referenced until its request is done
@@ -130,11 +147,16 @@ class OpenVINODetector(Detector):
         self._results = [None] * len(frames)
         self._error = None
         step = self.frames_per_request
+        used = []
         for start in range(0, len(frames), step):
             lb = letterbox_batch(frames[start:start + step], self.imgsz, self.rect)
             x = pad_batch(lb.canvas, self.model_batch) if self.model_batch else lb.canvas
-            self.queue.start_async({0: x}, (lb, start, x), share_inputs=True)
-        self.queue.wait_all()
+            queue = self._queue(self._shape_key(x))
+            if queue not in used:
+                used.append(queue)
+            queue.start_async({0: x}, (lb, start, x), share_inputs=True)
+        for queue in used:
+            queue.wait_all()
         if self._error is not None:
             raise self._error
         results, self._results = self._results, []
