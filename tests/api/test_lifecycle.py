@@ -166,3 +166,21 @@ def test_evidence_image_and_presigned_url(api):
     assert key in u.json()["url"] and u.json()["content_type"] == "image/jpeg"
     assert api.call("GET", f"/api/v1/tickets/{tid}/evidence", "viewer",
                     params={"key": "evidence/00/" + "0" * 64 + ".jpg"}).status_code == 404
+
+
+def test_concurrent_transitions_apply_once(api):
+    """Ten dispatchers press dispatch at once over real HTTP: one wins, nine get 409, one event."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from tests.api.conftest import LiveServer
+
+    tid = api.incident()["ticket_id"]
+    with LiveServer(api.app) as server, httpx.Client(base_url=server.url, headers=api.h("dispatcher"),
+                                                     timeout=60) as http:
+        with ThreadPoolExecutor(10) as pool:
+            codes = list(pool.map(lambda _: http.post(f"/api/v1/tickets/{tid}/dispatch").status_code, range(10)))
+    assert sorted(codes) == [200] + [409] * 9
+    actions = [e["action"] for e in api.call("GET", f"/api/v1/tickets/{tid}/history", "admin").json()]
+    assert actions == ["created", "dispatch"]
