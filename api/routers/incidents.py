@@ -15,7 +15,7 @@ from api.auth import Principal, require
 from api.schemas.incidents import EvidenceRef, IncidentAnswer, IncidentIn
 from api.services.errors import Invalid
 from api.services.evidence import read_image, store_evidence
-from api.services.incidents import ingest_incident
+from api.services.incidents import ingest_incident, known_issue_type
 from api.services.notify import commit
 from api.state import ServiceState
 
@@ -79,6 +79,7 @@ async def post_incident(request: Request, principal: Principal = require("incide
 
 
 def _ingest(gs: ServiceState, inc: IncidentIn, uploads: dict[str, UploadFile], principal: Principal):
+    known_issue_type(gs.rules, inc)  # a bad body stores nothing, not even a blob
     if uploads:
         # Blobs first (content-addressed, harmless if the transaction then fails), then one transaction.
         refs = {r.kind: r for r in inc.evidence}

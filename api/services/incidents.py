@@ -49,10 +49,7 @@ class IngestResult:
 def ingest_incident(session: Session, inc: IncidentIn, actor: Principal, now: datetime, rules: DispatchRules,
                     grids: GridIndex) -> IngestResult:
     """Create or update the ticket of ``inc.key`` in the session's transaction (not committed)."""
-    itype = rules.issue_type(inc.issue_type)
-    if itype is None:
-        raise Invalid(("body", "issue_type"), f"unknown issue type {inc.issue_type!r}; known: "
-                                              f"{', '.join(sorted(rules.issue_types))}")
+    itype = known_issue_type(rules, inc)
     created = False
     ticket = None
     # open: insert first; update/close: update first. A lost insert race falls back to the update.
@@ -71,6 +68,15 @@ def ingest_incident(session: Session, inc: IncidentIn, actor: Principal, now: da
     row = session.execute(select(Ticket.id, Ticket.created_at, Ticket.status)
                           .where(Ticket.dedup_key == inc.key)).one()
     return IngestResult(row.id, ticket_number(row.created_at.year, row.id), row.status, False)
+
+
+def known_issue_type(rules: DispatchRules, inc: IncidentIn):
+    """The incident's issue type from the rules; 422 when there is no such type."""
+    itype = rules.issue_type(inc.issue_type)
+    if itype is None:
+        raise Invalid(("body", "issue_type"), f"unknown issue type {inc.issue_type!r}; known: "
+                                              f"{', '.join(sorted(rules.issue_types))}")
+    return itype
 
 
 def _event(session: Session, **values) -> None:

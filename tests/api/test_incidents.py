@@ -138,7 +138,13 @@ def test_multipart_rejects_non_images_and_oversized_parts(api):
     assert r.status_code == 413
     r = api.call("POST", "/api/v1/incidents", "ingest", data={"nothing": "here"})
     assert r.status_code == 422
+    api.gs.settings.upload_max_bytes = 10_000_000
+    bad_type = json.dumps({"key": "cam-02:nope:any:1", "seq": 1, "issue_type": "nope"})
+    r = api.call("POST", "/api/v1/incidents", "ingest", data={"incident": bad_type},
+                 files={"evidence_raw": ("ok.jpg", jpeg(), "image/jpeg")})
+    assert r.status_code == 422
     assert count(api) == 0
+    assert not any(p.is_file() for p in api.gs.store.folder.rglob("*"))  # no blob either
 
 
 def test_location_defaults_to_the_cameras(api):
