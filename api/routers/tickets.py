@@ -24,7 +24,7 @@ from api.schemas.tickets import (
 )
 from api.services.errors import Invalid, NotFound
 from api.services.evidence import read_image, store_evidence
-from api.services.lifecycle import add_feedback, feedback_of, history, transition
+from api.services.lifecycle import add_feedback, check_feedback, feedback_of, history, transition
 from api.services.notify import commit
 from api.services.tickets import SORT_CHOICES, TicketFilters, get_ticket, iso, list_tickets, ticket_to_dict
 from api.state import ServiceState, db_session, state
@@ -126,6 +126,7 @@ def feedback(ref: str, session: DB, gs: GS, note: str | None = Form(None, max_le
     photos = [p for p in (photos or []) if p.filename or p.size]
     if len(photos) > MAX_PHOTOS:
         raise Invalid(("body", "photos"), f"at most {MAX_PHOTOS} photos")
+    check_feedback(ticket, principal, note, rating, len(photos))  # before any photo is stored
     keys = []
     for p in photos:
         image = read_image(p.file, p.filename or "photo", "photos", gs.settings.upload_max_bytes,

@@ -136,12 +136,9 @@ def _original_of(session: Session, ticket: Ticket, ref: str | int | None) -> Tic
     return original
 
 
-def add_feedback(session: Session, ticket: Ticket, actor: Principal, now: datetime, *, note: str | None = None,
-                 rating: int | None = None, photos: list[str] | None = None) -> Feedback:
-    """A handler's note and photos, or a rating (1-5) of the handling once it is done."""
-    note = (note or "").strip() or None
-    photos = list(photos or [])
-    if note is None and rating is None and not photos:
+def check_feedback(ticket: Ticket, actor: Principal, note: str | None, rating: int | None, photos: int) -> None:
+    """Refuse feedback that cannot be recorded (called before any photo is stored)."""
+    if not (note or "").strip() and rating is None and not photos:
         raise Invalid(("body", "note"), "send a note, photos or a rating")
     if rating is not None:
         if not actor.may("ticket.rate"):
@@ -151,6 +148,14 @@ def add_feedback(session: Session, ticket: Ticket, actor: Principal, now: dateti
         if ticket.status not in DONE_STATUSES:
             raise Conflict(f"ticket {ticket.number} is {ticket.status}: rate the handling once it is resolved",
                            ticket.status, allowed_actions(ticket.status))
+
+
+def add_feedback(session: Session, ticket: Ticket, actor: Principal, now: datetime, *, note: str | None = None,
+                 rating: int | None = None, photos: list[str] | None = None) -> Feedback:
+    """A handler's note and photos, or a rating (1-5) of the handling once it is done."""
+    photos = list(photos or [])
+    check_feedback(ticket, actor, note, rating, len(photos))
+    note = (note or "").strip() or None
     fb = Feedback(ticket_id=ticket.id, at=now, author=actor.username, role=actor.role, note=note,
                   rating=rating, photos=photos)
     session.add(fb)
