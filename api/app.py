@@ -28,7 +28,7 @@ from api.services.clock import Clock
 from api.services.errors import Conflict, Invalid, ServiceError
 from api.services.escalation import escalate_overdue
 from api.services.notify import commit
-from api.services.registry import sync_from_configs
+from api.services.registry import load_grid_index, sync_from_configs
 from api.services.rules import DispatchRules
 from api.state import ServiceState
 from gridsight.settings import Settings, get_settings
@@ -149,11 +149,14 @@ def run_escalation(gs: ServiceState) -> int:
 
 
 def _escalation_loop(gs: ServiceState, stop: threading.Event) -> None:
+    """Escalate overdue tickets; also pick up grids another process changed (admin API)."""
     while not stop.wait(gs.rules.escalation_interval_s):
         try:
             n = run_escalation(gs)
             if n:
                 log.info("overdue tickets escalated", extra={"count": n})
+            with gs.sessions() as session:
+                gs.grids = load_grid_index(session)
         except Exception:
             log.warning("escalation run failed", exc_info=True)
 

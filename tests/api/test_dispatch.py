@@ -104,7 +104,7 @@ def test_overdue_tickets_escalate_once_with_history(api):
 
 
 def test_escalation_runs_in_the_background_loop(db_url, tmp_path):
-    """The app's own loop escalates without anyone calling the endpoint."""
+    """The app's own loop escalates without anyone calling the endpoint, and reloads the grids."""
     import time
 
     from fastapi.testclient import TestClient
@@ -143,3 +143,14 @@ def test_escalation_runs_in_the_background_loop(db_url, tmp_path):
             time.sleep(0.05)
         else:
             pytest.fail("the background loop did not escalate the overdue ticket")
+        # a grid written by another process (here: straight into the database) is picked up too
+        from api.services.registry import upsert_grid
+
+        with gs.sessions() as s:
+            upsert_grid(s, "grid-elsewhere", "Elsewhere", [[10, 10], [10, 11], [11, 11], [11, 10]])
+            s.commit()
+        deadline = time.monotonic() + 10
+        while gs.grids.grid_at(10.5, 10.5) != "grid-elsewhere":
+            if time.monotonic() > deadline:
+                pytest.fail("the background loop did not reload the grids")
+            time.sleep(0.05)
