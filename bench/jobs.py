@@ -4,7 +4,8 @@
 
 Footage: vtest.avi (768x576, 10 fps, 795 frames; Debian's opencv-doc) played ``--copies`` times
 as one job. The same detector (the registry default unless ``--detector``) everywhere; workers
-are real processes on the real Redis (database 5, flushed: it is this benchmark's own).
+are real processes on the real Redis (database 6, flushed: it is this benchmark's own; the
+tests use 5).
 
 Rows:
 * ``in-process``: ``gridsight reprocess --local`` (one pass per file, no Redis);
@@ -35,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 VTEST = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
-REDIS_URL = "redis://127.0.0.1:6379/5"
+REDIS_URL = "redis://127.0.0.1:6379/6"
 TRAIN_PID = Path("/tmp/gridsight-train.pid")
 
 

@@ -117,10 +117,12 @@ class Workers:
     def __init__(self, env: dict, logdir: Path) -> None:
         self.env, self.logdir, self.procs = env, logdir, []
 
-    def start(self, *extra: str, concurrency: int = 1) -> subprocess.Popen:
+    def start(self, *extra: str, concurrency: int = 1, detector: str | None = DETECTOR) -> subprocess.Popen:
+        """A worker process; ``detector=None``: the registry's default model (the real detector)."""
         log = open(self.logdir / f"worker-{len(self.procs)}.log", "w")
+        det = ["--detector", detector] if detector else []
         proc = subprocess.Popen([sys.executable, "-m", "gridsight.cli", "worker", "--concurrency", str(concurrency),
-                                 "--device", "cpu", "--detector", DETECTOR, *extra],
+                                 "--device", "cpu", *det, *extra],
                                 cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         self.procs.append(proc)
