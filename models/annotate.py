@@ -24,7 +24,8 @@ def draw_detections(frame: np.ndarray, dets: Detections) -> np.ndarray:
         label = f"{name} {score:.2f}"
         (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, max(1, thick // 2))
         ty = y1 - 2 if y1 - th - base - 2 >= 0 else y1 + th + base + 2
-        cv2.rectangle(out, (x1, ty - th - base), (x1 + tw + 2, ty + 1), color, -1)
-        cv2.putText(out, label, (x1 + 1, ty - base + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0),
+        tx = max(0, min(x1, out.shape[1] - tw - 3))  # keep the label inside the frame
+        cv2.rectangle(out, (tx, ty - th - base), (tx + tw + 2, ty + 1), color, -1)
+        cv2.putText(out, label, (tx + 1, ty - base + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0),
                     max(1, thick // 2), cv2.LINE_AA)
     return out

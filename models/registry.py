@@ -87,7 +87,7 @@ def load_registry(path: Path | None = None) -> tuple[str, dict[str, ModelEntry]]
 def _entry(name: str, spec: dict, where: Path) -> ModelEntry:
     precision = dict(spec.get("precision") or {})
     for backend, value in precision.items():
-        if backend not in BACKENDS or value not in PRECISIONS:
+        if backend not in BACKENDS or value not in (*PRECISIONS, "auto"):
             raise UserError(f"{where}: model {name}: precision {backend}: {value} "
                             f"(backends {BACKENDS}, precisions {PRECISIONS})")
     prebuilt = []

@@ -65,7 +65,9 @@ def compile_uint8_bgr(xml: Path, device: str = "CPU", hint: str = "THROUGHPUT", 
     inp.model().set_layout(ov.Layout("NCHW"))
     inp.preprocess().convert_element_type(ov.Type.f32).convert_color(ColorFormat.RGB).scale(255.0)
     model = ppp.build()
-    config = {"PERFORMANCE_HINT": hint}
+    # no pinning: on a machine shared with decoders, the API or another model a pinned stream thread
+    # waits for its own core while another one is free
+    config = {"PERFORMANCE_HINT": hint, "ENABLE_CPU_PINNING": False}
     if streams:
         config["NUM_STREAMS"] = str(streams)
     return core().compile_model(model, device, config)

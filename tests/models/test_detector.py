@@ -71,18 +71,21 @@ def test_detect_rejects_bad_frames_and_handles_empty(tiny_pt, isolated_home):
 
 def test_openvino_export_is_cached_and_agrees_with_torch(tiny_pt, isolated_home):
     rng = np.random.default_rng(2)
-    frames = [rng.integers(0, 255, (96, 160, 3), dtype=np.uint8) for _ in range(3)]
-    tdet = load_detector(tiny_pt, backend="torch", device="cpu", imgsz=64, conf=1e-5, batch=2)
-    odet = load_detector(tiny_pt, backend="openvino", device="cpu", imgsz=64, conf=1e-5, batch=2)
+    frames = [rng.integers(0, 255, s, dtype=np.uint8) for s in [(96, 160, 3), (120, 90, 3), (96, 160, 3)]]
+    tdet = load_detector(tiny_pt, backend="torch", device="cpu", imgsz=96, conf=1e-5, batch=2)
+    odet = load_detector(tiny_pt, backend="openvino", device="cpu", imgsz=96, conf=1e-5, batch=2)
     exports = list((isolated_home / "cache" / "exports").iterdir())
     built = [p for p in exports if p.is_dir() and not p.name.startswith(".")]
-    assert len(built) == 1 and built[0].name.endswith("-openvino-fp32-64-dyn")
+    assert len(built) == 1 and built[0].name.endswith("-openvino-fp32-96-dyn")
     mtime = built[0].stat().st_mtime
-    load_detector(tiny_pt, backend="openvino", device="cpu", imgsz=64, batch=4)  # cache hit, no rebuild
+    load_detector(tiny_pt, backend="openvino", device="cpu", imgsz=96, batch=4)  # cache hit, no rebuild
     assert built[0].stat().st_mtime == mtime
+    assert odet.rect  # dynamic export: each frame gets its own rectangle (96x64 and 96x96 here)
     for t, o in zip(tdet.detect(frames), odet.detect(frames)):
         top_t, top_o = t[np.argsort(-t.scores)[:5]], o[np.argsort(-o.scores)[:5]]
         assert np.allclose(top_t.scores, top_o.scores, rtol=0.1, atol=1e-5)
+        assert np.allclose(top_t.xyxy, top_o.xyxy, atol=2.0)
+    assert sorted(k for k in odet._queues if k) == [(64, 96), (96, 96)]  # one static compilation per shape
 
 
 def test_registry_default_resolves_to_coco(shared_data):
@@ -94,9 +97,14 @@ def test_registry_default_resolves_to_coco(shared_data):
     assert entry.find_prebuilt("openvino", "int8", 320, 1) is None
 
 
-def test_default_detector_sees_bus_and_people(shared_data, bus_image):
-    det = load_detector(device="cpu", backend="auto")
-    assert det.backend == "openvino" and det.precision == "int8"
+@pytest.mark.parametrize("precision", [None, "int8"])
+def test_default_detector_sees_bus_and_people(shared_data, bus_image, precision):
+    from models.detector import auto_precision
+
+    det = load_detector(device="cpu", backend="auto", precision=precision)
+    assert det.backend == "openvino" and det.precision == (precision or auto_precision("openvino", "cpu"))
+    if precision == "int8":  # the registry's prebuilt COCO int8 model, not an export
+        assert det.source.endswith("coco-yolo11n-int8_openvino_model")
     d, = det.detect([bus_image])
     assert "bus" in d.class_names and d.class_names.count("person") >= 3
     bus = d.of_classes({"bus"})

@@ -31,7 +31,7 @@ def test_shipped_registry_parses_and_names_its_default(configs, tmp_path):
     coco = entries[default]
     assert default == "coco" and len(coco.classes) == 80 and coco.classes[5] == "bus"
     assert coco.weights == tmp_path / "data" / "weights" / "coco-yolo11n-rebuilt.pt"  # data: prefix
-    assert coco.precision == {"openvino": "int8"}
+    assert coco.precision == {"openvino": "auto"}
     assert [(a.backend, a.precision, a.imgsz, a.batch) for a in coco.prebuilt] == [("openvino", "int8", 640, 1)]
 
 
