@@ -52,11 +52,12 @@ cams=(--camera campus-east)
 # where to look ----------------------------------------------------------------------------
 key_ok() { [ -s "$OUT/operator.key" ] && "$PY" -c "import httpx, sys; sys.exit(httpx.get('$URL/api/v1/tickets', headers={'X-API-Key': open('$OUT/operator.key').read().strip()}, timeout=5, trust_env=False).status_code != 200)" 2>/dev/null; }
 key_ok || (umask 077; "$GS" api create-key demo-operator --role operator --name "make run" > "$OUT/operator.key")
+EVIDENCE=$("$PY" -c "from gridsight.settings import get_settings; print(get_settings().evidence_dir)")
 cat <<MSG
 
 Look at the tickets:
   docs UI:   $URL/docs   (Authorize with the operator key in $OUT/operator.key)
   list:      $PY -c "import httpx; print(httpx.get('$URL/api/v1/tickets', headers={'X-API-Key': open('$OUT/operator.key').read().strip()}, trust_env=False).json())"
-  evidence:  var/evidence/ (annotated and raw JPEGs of each ticket)
+  evidence:  $EVIDENCE/ (annotated and raw JPEGs of each ticket; object store when GRIDSIGHT_S3_ENDPOINT is set)
 Stop the API: kill \$(cat $OUT/api.pid)
 MSG
