@@ -33,7 +33,6 @@ import gridsight  # noqa: E402,F401  (offline before ultralytics)
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from models.detections import Detections  # noqa: E402
 from pipeline.cameras import Camera, find_camera, load_cameras  # noqa: E402
 from pipeline.incidents import IncidentBook  # noqa: E402
 from pipeline.rules import RuleBook, load_rules  # noqa: E402

@@ -7,7 +7,7 @@ import pytest
 
 from pipeline.rules import IssueRule, RuleBook, load_rules
 from pipeline.zones import Zone
-from tests.pipeline.scripted import KERB, NAMES, SHAPE, T0, Scene, dets, parking_rule
+from tests.pipeline.scripted import KERB, SHAPE, T0, Scene, dets, parking_rule
 
 CAR = ("car", (400, 250, 520, 330), 0.8)  # bottom-centre (460, 330): in the kerb zone
 CAR_OUTSIDE = ("car", (20, 250, 140, 330), 0.8)
