@@ -56,7 +56,7 @@ def load_cameras(path: str | Path) -> list[Camera]:
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"cannot read cameras from {path}: {exc}") from exc
+        raise ValueError(f"cannot read cameras from {path}: {' '.join(str(exc).split())}") from exc
     items = doc.get("cameras") if isinstance(doc, dict) else None
     if not isinstance(items, list) or not items:
         raise ValueError(f"{path}: expected a non-empty `cameras:` list")

@@ -79,7 +79,7 @@ def load_rules(path: str | Path) -> dict[str, IssueRule]:
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"cannot read issue types from {path}: {exc}") from exc
+        raise ValueError(f"cannot read issue types from {path}: {' '.join(str(exc).split())}") from exc
     types = doc.get("issue_types")
     if not isinstance(types, dict) or not types:
         raise ValueError(f"{path}: no issue_types")
