@@ -206,10 +206,14 @@ def load_detector(model: str | os.PathLike | None = None, *, backend: str = "aut
     chosen = candidates[0] if candidates else "torch"
     if chosen not in BACKENDS:
         raise UserError(f"unknown backend {chosen!r} (one of {', '.join(BACKENDS)})")
+    explicit = precision is not None
     if precision is None:
         precision = entry.precision.get(chosen) or ("fp16" if device.startswith("cuda") and chosen != "onnx" else "fp32")
     if precision == "auto":
         precision = auto_precision(chosen, device)
+    if not explicit and (entry.weights is None or not entry.weights.exists()):  # nothing to export from:
+        ready = [a.precision for a in entry.prebuilt if a.backend == chosen and a.path.exists()]  # use what exists
+        precision = precision if precision in ready or not ready else ready[0]
     kwargs = dict(device=device, imgsz=imgsz, batch=batch, conf=s.conf if conf is None else conf,
                   iou=s.iou if iou is None else iou, classes=classes, precision=precision)
     if chosen == "torch":
