@@ -107,7 +107,6 @@ def start_api(base_env: dict, db: Path, clip: Path, port: int | None = None) -> 
 def ticket_api(base_env, tmp_path_factory, clip):
     api = start_api(base_env, tmp_path_factory.mktemp("api") / "tickets.db", clip)
     base_env["GRIDSIGHT_API_URL"] = api.url
-    os.environ["GRIDSIGHT_API_URL"] = api.url
     yield api
     api.proc.terminate()
     api.proc.wait(10)
@@ -152,9 +151,10 @@ def workers(base_env, ticket_api, redis_db, tmp_path):
     w.stop_all()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def job_env(base_env, redis_db, ticket_api):
-    """This test process talks to the same Redis as the workers (settings are read once)."""
+    """This test talks to the same Redis and API as the workers; the environment and settings
+    are restored afterwards, so tests of other areas in the same session never see them."""
     from gridsight.settings import get_settings
 
     old = {k: os.environ.get(k) for k in base_env if k.startswith("GRIDSIGHT_")}
