@@ -1,8 +1,9 @@
 """Exports on first use, cached: the artefact a backend runs, built from a model's .pt.
 
-Cache layout: ``GRIDSIGHT_HOME/cache/exports/<stem>-<sha256[:12]>-<backend>-<precision>-<imgsz>-<b<batch>|dyn>/``,
-so a retrained .pt (new hash), another image size, batch size, backend or precision each get
-their own export and an unchanged one is never rebuilt. An export is built in a temporary
+Cache layout: ``GRIDSIGHT_HOME/cache/exports/<stem>-<sha256[:12]>-<backend>-<precision>-<imgsz>-<b<batch>|dyn>/``
+(int8 adds a hash of its calibration set to the precision), so a retrained .pt (new hash),
+another image size, batch size, backend, precision or calibration each get their own export and
+an unchanged one is never rebuilt. An export is built in a temporary
 folder and renamed into place when complete, under a file lock, so two processes starting at
 once build it once. int8 calibrates on local frames (:mod:`models.calibration`), never a download.
 """
@@ -23,6 +24,7 @@ from models.registry import Artefact, ModelEntry
 
 log = logging.getLogger("gridsight.models.export")
 FORMATS = {"openvino": "openvino", "onnx": "onnx", "tensorrt": "engine"}
+CALIBRATION_VERSION = b"footage-v1"  # the built-in calibration set (models/calibration.py); bump when it changes
 
 
 def weights_hash(path: Path) -> str:
@@ -33,8 +35,12 @@ def weights_hash(path: Path) -> str:
     return h.hexdigest()[:12]
 
 
-def export_key(weights: Path, backend: str, precision: str, imgsz: int, batch: int, dynamic: bool = False) -> str:
+def export_key(weights: Path, backend: str, precision: str, imgsz: int, batch: int, dynamic: bool = False,
+               calibration: Path | None = None) -> str:
     shape = "dyn" if dynamic else f"b{batch}"
+    if precision == "int8":  # a different calibration set is a different model
+        ident = calibration.read_bytes() if calibration is not None and calibration.is_file() else CALIBRATION_VERSION
+        precision += "-" + hashlib.sha256(ident).hexdigest()[:6]
     return f"{weights.stem}-{weights_hash(weights)}-{backend}-{precision}-{imgsz}-{shape}"
 
 
@@ -77,7 +83,7 @@ def export(weights: Path, backend: str, precision: str, imgsz: int, batch: int =
         raise UserError(f"no export for backend {backend!r}")
     if precision == "int8" and backend != "openvino":
         raise UserError(f"int8 is supported for the OpenVINO backend only, not {backend}")
-    key = export_key(weights, backend, precision, imgsz, batch, dynamic)
+    key = export_key(weights, backend, precision, imgsz, batch, dynamic, calibration)
     final = exports_dir() / key
     with _locked(exports_dir() / f".{key}.lock"):
         if not (final / ".complete").exists():
