@@ -41,6 +41,10 @@ def worker(args) -> int:
         raise UserError("--concurrency must be at least 1")
     if args.capacity and not args.cameras:
         raise UserError("--capacity needs --cameras FILE")
+    if args.capacity and args.concurrency > 1:
+        # live cameras load a detector in this process, and --concurrency > 1 forks children from it
+        raise UserError("live cameras (--capacity) need --concurrency 1; run another worker process "
+                        "for more archive segments at once")
     if args.cameras and not Path(args.cameras).is_file():
         raise UserError(f"{args.cameras}: no such camera config")
     _check_redis()
