@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 
-import pytest
-
 from tests.jobs.conftest import camera_options
 from tests.jobs.scene import ColorDetector
 
