@@ -88,20 +88,20 @@ def test_openvino_export_is_cached_and_agrees_with_torch(tiny_pt, isolated_home)
     assert sorted(k for k in odet._queues if k) == [(64, 96), (96, 96)]  # one static compilation per shape
 
 
-def test_registry_default_resolves_to_coco(shared_data):
+def test_registry_coco_entry_resolves(shared_data):
     from models.registry import resolve_model
 
-    entry = resolve_model("default")
+    entry = resolve_model("coco")
     assert entry.name == "coco" and entry.weights.exists() and len(entry.classes) == 80
     assert entry.find_prebuilt("openvino", "int8", 640, 8) is not None
     assert entry.find_prebuilt("openvino", "int8", 320, 1) is None
 
 
 @pytest.mark.parametrize("precision", [None, "int8"])
-def test_default_detector_sees_bus_and_people(shared_data, bus_image, precision):
+def test_coco_detector_sees_bus_and_people(shared_data, bus_image, precision):
     from models.detector import auto_precision
 
-    det = load_detector(device="cpu", backend="auto", precision=precision)
+    det = load_detector("coco", device="cpu", backend="auto", precision=precision)
     assert det.backend == "openvino" and det.precision == (precision or auto_precision("openvino", "cpu"))
     if precision == "int8":  # the registry's prebuilt COCO int8 model, not an export
         assert det.source.endswith("coco-yolo11n-int8_openvino_model")

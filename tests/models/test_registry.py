@@ -28,8 +28,9 @@ def test_shipped_registry_parses_and_names_its_default(configs, tmp_path):
     from models.registry import load_registry
 
     default, entries = load_registry()
-    coco = entries[default]
-    assert default == "coco" and len(coco.classes) == 80 and coco.classes[5] == "bus"
+    assert default == "gridsight" and entries[default].weights.name == "gridsight-yolo11n.pt"
+    coco = entries["coco"]
+    assert len(coco.classes) == 80 and coco.classes[5] == "bus"
     assert coco.weights == tmp_path / "data" / "weights" / "coco-yolo11n-rebuilt.pt"  # data: prefix
     assert coco.precision == {"openvino": "auto"}
     assert [(a.backend, a.precision, a.imgsz, a.batch) for a in coco.prebuilt] == [("openvino", "int8", 640, 1)]
