@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from api.auth import Principal, require
+from api.routers.bodies import json_with_files
 from api.schemas.incidents import EvidenceRef, IncidentAnswer, IncidentIn
-from api.services.errors import Invalid
 from api.services.evidence import read_image, store_evidence
 from api.services.incidents import ingest_incident, known_issue_type
 from api.services.notify import commit
@@ -39,39 +35,13 @@ _BODY_DOC = {
 }
 
 
-def _parse(raw: str | bytes, loc: tuple) -> IncidentIn:
-    try:
-        return IncidentIn.model_validate_json(raw)
-    except ValidationError as exc:
-        errors = [{**e, "loc": [*loc, *e.get("loc", ())]} for e in exc.errors(include_url=False)]
-        raise RequestValidationError(json.loads(json.dumps(errors, default=str))) from None
-
-
 @router.post("/incidents", response_model=IncidentAnswer, status_code=201, openapi_extra=_BODY_DOC,
              summary="Create or update the ticket of an incident (idempotent by key)",
              responses={200: {"model": IncidentAnswer, "description": "an existing ticket (updated or unchanged)"},
                         201: {"description": "the call created the ticket"}})
 async def post_incident(request: Request, principal: Principal = require("incidents.write")) -> JSONResponse:
     gs: ServiceState = request.app.state.gs
-    ctype = request.headers.get("content-type", "")
-    uploads: dict[str, UploadFile] = {}
-    if ctype.startswith("multipart/form-data"):
-        form = await request.form(max_files=len(EVIDENCE_PARTS), max_fields=4)
-        text = form.get("incident")
-        if not isinstance(text, str):
-            raise RequestValidationError([{"loc": ["body", "incident"], "msg": "a text part `incident` with the "
-                                           "incident JSON is required", "type": "missing"}])
-        inc = _parse(text, ("body", "incident"))
-        for name, value in form.multi_items():
-            if name in EVIDENCE_PARTS and isinstance(value, UploadFile):
-                uploads[name] = value
-            elif name not in ("incident",):
-                raise Invalid(("body", name), f"unexpected part {name!r}; parts: incident, "
-                                              f"{', '.join(EVIDENCE_PARTS)}")
-    elif ctype.startswith("application/json") or not ctype:
-        inc = _parse(await request.body(), ("body",))
-    else:
-        raise Invalid(("header", "content-type"), "send application/json or multipart/form-data")
+    inc, uploads = await json_with_files(request, IncidentIn, "incident", tuple(EVIDENCE_PARTS))
     result = await run_in_threadpool(_ingest, gs, inc, uploads, principal)
     return JSONResponse(IncidentAnswer(ticket_id=result.ticket_id, number=result.number, status=result.status,
                                        created=result.created).model_dump(),

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
-from starlette.datastructures import UploadFile as StarletteUpload
 
 from api.auth import Principal, require
+from api.routers.bodies import json_with_files
 from api.db.loop import Verification
 from api.schemas.loop import VerificationIn
 from api.services import verification as svc
@@ -37,14 +34,6 @@ _REPORT_DOC = {"requestBody": {"required": True, "content": {
         "evidence_raw": {"type": "string", "format": "binary"}}}}}}}
 
 
-def _parse(raw: str | bytes, loc: tuple) -> VerificationIn:
-    try:
-        return VerificationIn.model_validate_json(raw)
-    except ValidationError as exc:
-        errors = [{**e, "loc": [*loc, *e.get("loc", ())]} for e in exc.errors(include_url=False)]
-        raise RequestValidationError(json.loads(json.dumps(errors, default=str))) from None
-
-
 @router.post("/tickets/{ref}/verification", openapi_extra=_REPORT_DOC,
              summary="The pipeline reports what the camera saw after the resolve; the service reopens, "
                      "verifies or notes why it could not",
@@ -52,22 +41,7 @@ def _parse(raw: str | bytes, loc: tuple) -> VerificationIn:
                         404: {"description": "no such ticket"}, 422: {"description": "bad report"}})
 async def report(ref: str, request: Request, principal: Principal = require("incidents.write")) -> dict:
     gs: ServiceState = request.app.state.gs
-    ctype = request.headers.get("content-type", "")
-    uploads: dict[str, StarletteUpload] = {}
-    if ctype.startswith("multipart/form-data"):
-        form = await request.form(max_files=len(PARTS), max_fields=4)
-        text = form.get("result")
-        if not isinstance(text, str):
-            raise RequestValidationError([{"loc": ["body", "result"], "msg": "a text part `result` with the "
-                                           "verification JSON is required", "type": "missing"}])
-        body = _parse(text, ("body", "result"))
-        for name, value in form.multi_items():
-            if name in PARTS and isinstance(value, StarletteUpload):
-                uploads[name] = value
-            elif name != "result":
-                raise Invalid(("body", name), f"unexpected part {name!r}; parts: result, {', '.join(PARTS)}")
-    else:
-        body = _parse(await request.body(), ("body",))
+    body, uploads = await json_with_files(request, VerificationIn, "result", tuple(PARTS))
     return await run_in_threadpool(_apply_report, gs, ref, body, uploads, principal)
 
 
