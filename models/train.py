@@ -40,18 +40,24 @@ def last_checkpoint(run_dir: Path) -> Path:
     return Path(run_dir) / "weights" / "last.pt"
 
 
-def replan(checkpoint: Path, epochs: int) -> None:
-    """Change a stopped run's planned epoch count (its LR schedule follows) before resuming it."""
+def replan(checkpoint: Path, epochs: int | None) -> None:
+    """Check that a stopped run can be resumed and, when ``epochs`` is given, change its planned
+    epoch count (its LR schedule follows)."""
     import torch
 
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    if ckpt.get("optimizer") is None:  # ultralytics strips the last checkpoint of a finished run
+        run_dir = checkpoint.parent.parent
+        raise UserError(f"{run_dir} holds a finished run: nothing to resume; train on from its best weights "
+                        f"with --base {run_dir / 'weights' / 'best.pt'} --run-dir NEW_DIR")
     done = int(ckpt.get("epoch", -1)) + 1
-    if epochs <= done:
+    if epochs and epochs <= done:
         raise UserError(f"{checkpoint} has finished {done} epochs; plan more than that")
-    ckpt["train_args"]["epochs"] = epochs
-    tmp = checkpoint.with_name(checkpoint.name + ".partial")
-    torch.save(ckpt, tmp)
-    tmp.replace(checkpoint)  # the old checkpoint stays until the new one is complete
+    if epochs:
+        ckpt["train_args"]["epochs"] = epochs
+        tmp = checkpoint.with_name(checkpoint.name + ".partial")
+        torch.save(ckpt, tmp)
+        tmp.replace(checkpoint)  # the old checkpoint stays until the new one is complete
 
 
 def train(recipe: Recipe, resume: bool = False, callbacks: dict | None = None, resume_epochs: int | None = None):
@@ -73,8 +79,7 @@ def train(recipe: Recipe, resume: bool = False, callbacks: dict | None = None, r
         last = last_checkpoint(run_dir)
         if not last.is_file():
             raise UserError(f"nothing to resume: {last} does not exist")
-        if resume_epochs:
-            replan(last, resume_epochs)
+        replan(last, resume_epochs)  # refuses a finished run; re-plans the epochs when asked
         log.info("resuming %s", last)
         return with_callbacks(YOLO(str(last))).train(resume=True)
     if not Path(recipe.data).is_file():

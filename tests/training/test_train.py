@@ -37,6 +37,8 @@ def test_train_interrupted_then_resumed_with_a_new_plan(tmp_path, fire_like):
     rows = (run / "results.csv").read_text().strip().splitlines()
     assert len(rows) == 3  # header + epochs 1 and 2
     assert YOLO(str(last_checkpoint(run))).names == {0: "fire", 1: "nothing", 2: "smoke"}
+    with pytest.raises(UserError, match="finished run: nothing to resume"):
+        train(recipe, resume=True, resume_epochs=4)  # a finished run's checkpoint is stripped: refuse it
 
     shipped = ship(last_checkpoint(run), tmp_path / "ship" / "model.pt")
     raw = torch.load(shipped, map_location="cpu", weights_only=False)
