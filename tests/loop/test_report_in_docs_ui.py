@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from gridsight.paths import REPO_ROOT
 from tests.ui.chromium import Chromium
-from tests.ui.test_docs_ui import click, opblock, pytestmark, served_api, try_out_and_execute  # noqa: F401
+from tests.ui.test_docs_ui import (  # noqa: F401
+    authorize_with_key, click, opblock, pytestmark, served_api, try_out_and_execute)
 
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "loop"
 
@@ -19,15 +20,7 @@ def test_docs_ui_shows_the_evaluation_chart(served_api):  # noqa: F811
         try:
             page.navigate(f"{base}/docs")
             page.wait_for("document.querySelector('.swagger-ui .info .title')", 60, "Swagger UI to render")
-            click(page, "document.querySelector('.btn.authorize')", "Authorize button")
-            page.wait_for("document.querySelector('.modal-ux')", 20, "the authorization dialog")
-            box = "[...document.querySelectorAll('.modal-ux .auth-container')].find(c => c.textContent.includes('APIKey'))"
-            assert page.evaluate(f"(function(){{ const el = {box}.querySelector('input'); el.focus(); return true; }})()")
-            page.send("Input.insertText", text=key)
-            click(page, f"{box}.querySelector('button.authorize')", "Authorize (API key)")
-            page.wait_for(f"{box}.textContent.includes('Authorized')", 10, "the key to be accepted")
-            click(page, f"{box}.querySelector('.btn-done')", "Close")
-            page.wait_for("!document.querySelector('.modal-ux')", 10, "the dialog to close")
+            authorize_with_key(page, key)
 
             chart = opblock("/api/v1/reports/evaluation.png")
             try_out_and_execute(page, chart)

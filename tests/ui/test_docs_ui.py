@@ -127,6 +127,19 @@ def try_out_and_execute(page, block: str) -> None:
     page.wait_for(f"{block}.querySelector('.execute')", 20, "Execute button")
 
 
+def authorize_with_key(page, key: str) -> None:
+    """Swagger UI's Authorize dialog: type the API key into the APIKey scheme, authorize, close."""
+    click(page, "document.querySelector('.btn.authorize')", "Authorize button")
+    page.wait_for("document.querySelector('.modal-ux')", 20, "the authorization dialog")
+    box = "[...document.querySelectorAll('.modal-ux .auth-container')].find(c => c.textContent.includes('APIKey'))"
+    type_into(page, f"{box}.querySelector('input')", key)
+    click(page, f"{box}.querySelector('button.authorize')", "Authorize (API key)")
+    page.wait_for(f"[...{box}.querySelectorAll('button')].some(b => b.textContent.trim() == 'Logout')"
+                  f" && {box}.textContent.includes('Authorized')", 10, "the key to be accepted")
+    click(page, f"{box}.querySelector('.btn-done')", "Close (authorization dialog)")
+    page.wait_for("!document.querySelector('.modal-ux')", 10, "the dialog to close")
+
+
 def test_docs_ui_authorizes_lists_tickets_and_shows_evidence(served_api):
     base, key, ticket = served_api
     if ARTIFACTS.exists():
@@ -152,16 +165,7 @@ def check_docs_ui(page, base: str, key: str, ticket: dict) -> None:
         assert "GridSight ticket API" in title
 
         # Authorize with the API key (the APIKey scheme of the modal)
-        click(page, "document.querySelector('.btn.authorize')", "Authorize button")
-        page.wait_for("document.querySelector('.modal-ux')", 20, "the authorization dialog")
-        api_key_box = ("[...document.querySelectorAll('.modal-ux .auth-container')]"
-                       ".find(c => c.textContent.includes('APIKey'))")
-        type_into(page, f"{api_key_box}.querySelector('input')", key)
-        click(page, f"{api_key_box}.querySelector('button.authorize')", "Authorize (API key)")
-        page.wait_for(f"[...{api_key_box}.querySelectorAll('button')].some(b => b.textContent.trim() == 'Logout')"
-                      f" && {api_key_box}.textContent.includes('Authorized')", 10, "the key to be accepted")
-        click(page, f"{api_key_box}.querySelector('.btn-done')", "Close (authorization dialog)")
-        page.wait_for("!document.querySelector('.modal-ux')", 10, "the dialog to close")
+        authorize_with_key(page, key)
 
         # List tickets
         tickets = opblock("/api/v1/tickets")
