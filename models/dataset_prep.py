@@ -32,6 +32,7 @@ import numpy as np
 import yaml
 
 from gridsight.errors import UserError
+from gridsight.yamlfile import read_yaml
 
 log = logging.getLogger("gridsight.dataset")
 
@@ -71,12 +72,7 @@ class Manifest:
 
 def load_manifest(path: Path) -> Manifest:
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"manifest not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise UserError(f"manifest {path} is not valid YAML: {exc}") from None
+    raw = read_yaml(path, "manifest")
     try:
         classes = [ClassSpec(str(c["name"]), str(c.get("zh", c["name"])), c.get("coco")) for c in raw["classes"]]
         return Manifest(str(raw["name"]), classes, list(raw.get("sources") or []), dict(raw.get("teacher") or {}))

@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from gridsight.errors import UserError
+from gridsight.yamlfile import read_yaml
 
 log = logging.getLogger("gridsight.eval")
 
@@ -92,12 +93,7 @@ def read_dataset_yaml(path: Path) -> tuple[dict[int, str], list[Path]]:
     ``path`` may be absolute, relative to the yaml file, or ``data:REL`` (under the shared data folder).
     """
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"dataset yaml not found: {path}")
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise UserError(f"{path} is not valid YAML: {exc}") from None
+    doc = read_yaml(path, "dataset yaml")
     names = _names(doc.get("names"))
     raw_root = str(doc.get("path") or ".")
     if raw_root.startswith("data:"):  # under the shared data folder, as in configs/models.yaml

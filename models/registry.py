@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from gridsight.errors import UserError
+from gridsight.yamlfile import read_yaml
 from gridsight.paths import REPO_ROOT
 from gridsight.settings import get_settings
 
@@ -71,12 +72,7 @@ def registry_path() -> Path:
 def load_registry(path: Path | None = None) -> tuple[str, dict[str, ModelEntry]]:
     """(default name, entries) from the registry file."""
     path = path or registry_path()
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError:
-        raise UserError(f"model registry not found: {path}") from None
-    except yaml.YAMLError as exc:
-        raise UserError(f"model registry {path} is not valid YAML: {exc}") from None
+    doc = read_yaml(path, "model registry")
     entries = {name: _entry(name, spec or {}, path) for name, spec in (doc.get("models") or {}).items()}
     default = doc.get("default") or next(iter(entries), None)
     if default not in entries:
