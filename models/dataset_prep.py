@@ -338,6 +338,10 @@ def prepare(manifest: Manifest, data_dir: Path, out: Path, teacher: Teacher | No
             "by_source": {s: sum(1 for i in sel if i.source == s) for s in sorted({i.source for i in sel})},
             "boxes": {names[c]: int((boxes[:, 0] == c).sum()) for c in range(len(names)) if (boxes[:, 0] == c).any()},
         }
+    for source in sorted({i.source for i in items if i.split == "train"}):  # for `train --repeat SOURCE=N`
+        lst = out / f"train-{source}.txt"
+        lst.write_text("".join(f"{i.image}\n" for i in items if i.split == "train" and i.source == source))
+        report["yamls"][f"train-{source}"] = str(lst)
     for source in sorted({i.source for i in items if i.split == "val"}):
         lst = out / f"val-{source}.txt"
         lst.write_text("".join(f"{i.image}\n" for i in items if i.split == "val" and i.source == source))

@@ -227,11 +227,23 @@ def _load(path: Path) -> tuple[dict, Path, list[str]]:
     return doc, root, [str(n) for n in names]
 
 
-def combine(base: Path, extras: list[Path], dest: Path) -> Path:
+def combine(base: Path, extras: list[Path], dest: Path, repeat: dict[str, int] | None = None) -> Path:
     """A data yaml at ``dest`` that trains on ``base`` plus every extra (a review export folder or
-    its data.yaml) and validates on all their val splits. The class lists must be the same."""
+    its data.yaml) and validates on all their val splits. The class lists must be the same.
+
+    ``repeat``: source name -> N, that source's training images N times per epoch (its
+    ``train-SOURCE.txt`` list, written by ``gridsight dataset prepare``, added N - 1 more times)."""
     doc, root, names = _load(base)
     train, val = _split_dirs(doc, root, "train"), _split_dirs(doc, root, "val")
+    for source, times in (repeat or {}).items():
+        lst = root / f"train-{source}.txt"
+        if not lst.is_file():
+            known = sorted(p.stem.removeprefix("train-") for p in root.glob("train-*.txt"))
+            raise UserError(f"--repeat {source}: {base} has no training list for that source "
+                            f"(sources: {', '.join(known) or 'none; prepare the set again'})")
+        if times < 1:
+            raise UserError(f"--repeat {source}={times}: N must be 1 or more")
+        train += [str(lst)] * (times - 1)
     for extra in extras:
         extra = Path(extra)
         yml = extra / "data.yaml" if extra.is_dir() else extra

@@ -28,7 +28,9 @@ class Recipe:
     batch: int = 16
     freeze: int = 0  # first N layers frozen (10 = the whole YOLO11n backbone)
     close_mosaic: int = 0  # last N epochs without mosaic; >= epochs means never mosaic
-    lr0: float = 0.01
+    lr0: float = 0.01  # used with optimizer SGD/AdamW; "auto" picks its own (AdamW, lr 0.0005 for 16 classes)
+    optimizer: str = "auto"
+    warmup_epochs: float = 3.0  # 0 when training on from a trained model (no bias-LR spike)
     patience: int = 100
     device: str = "cpu"
     seed: int = 0
@@ -92,6 +94,7 @@ def train(recipe: Recipe, resume: bool = False, callbacks: dict | None = None, r
     return model.train(
         data=str(Path(recipe.data).resolve()), epochs=recipe.epochs, imgsz=recipe.imgsz, batch=recipe.batch,
         freeze=recipe.freeze or None, close_mosaic=recipe.close_mosaic, lr0=recipe.lr0, patience=recipe.patience,
+        optimizer=recipe.optimizer, warmup_epochs=recipe.warmup_epochs,
         device=recipe.device, seed=recipe.seed, deterministic=True, workers=0, val=recipe.val,
         fraction=recipe.fraction, project=str(run_dir.parent), name=run_dir.name, exist_ok=True, plots=False,
         amp=recipe.device != "cpu", verbose=True,

@@ -45,7 +45,12 @@ def register(subparsers) -> None:
     tr.add_argument("--batch", type=int, default=16)
     tr.add_argument("--freeze", type=int, default=0, help="freeze the first N layers (10 = YOLO11n backbone)")
     tr.add_argument("--close-mosaic", type=int, default=None, help="epochs at the end without mosaic (default: all)")
-    tr.add_argument("--lr0", type=float, default=0.01)
+    tr.add_argument("--lr0", type=float, default=0.01, help="initial LR for --optimizer SGD or AdamW")
+    tr.add_argument("--optimizer", default="auto", help="auto (AdamW at 0.002*5/(4+classes) for short runs), SGD, AdamW")
+    tr.add_argument("--warmup-epochs", type=float, default=3.0,
+                    help="LR warm-up (default 3); 0 when training on from trained weights")
+    tr.add_argument("--repeat", action="append", default=[], metavar="SOURCE=N",
+                    help="show SOURCE's training images N times per epoch, e.g. fire-smoke=3 (repeatable)")
     tr.add_argument("--device", default="cpu", help="cpu, 0 (first GPU), ...")
     tr.add_argument("--fraction", type=float, default=1.0, help="use this fraction of the training images")
     tr.add_argument("--no-val", action="store_true", help="skip validation after each epoch")
@@ -99,6 +104,16 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_repeat(values: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values:
+        source, sep, n = v.partition("=")
+        if not sep or not source or not n.strip().isdigit():
+            raise UserError(f"--repeat {v!r}: expected SOURCE=N, e.g. fire-smoke=3")
+        out[source.strip()] = int(n)
+    return out
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     import os
     import sys
@@ -110,14 +125,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     data_dir = _data_dir(None)
     data = args.data or default_dataset_dir("gridsight-issues") / "data.yaml"
     run_dir = args.run_dir or Path.home() / ".cache" / "gridsight" / "runs" / "issues"
-    if args.extra_data and not args.resume:  # base + reviewed evidence in one data yaml beside the run
+    repeat = _parse_repeat(args.repeat)
+    if (args.extra_data or repeat) and not args.resume:  # base + extras/repeats in one data yaml beside the run
         from models.review_export import combine
 
-        data = combine(data, args.extra_data, Path(run_dir).expanduser().resolve().with_suffix(".data.yaml"))
+        data = combine(data, args.extra_data, Path(run_dir).expanduser().resolve().with_suffix(".data.yaml"), repeat)
     recipe = Recipe(
         data=data, base=args.base or data_dir / "weights" / "coco-yolo11n-rebuilt.pt", run_dir=run_dir,
         epochs=args.epochs or 12, imgsz=args.imgsz, batch=args.batch, freeze=args.freeze,
         close_mosaic=(args.epochs or 12) if args.close_mosaic is None else args.close_mosaic, lr0=args.lr0,
+        optimizer=args.optimizer, warmup_epochs=args.warmup_epochs,
         device=args.device, val=not args.no_val, fraction=args.fraction,
     )
     train(recipe, resume=args.resume, resume_epochs=args.epochs if args.resume else None)

@@ -119,7 +119,10 @@ def test_prepare_remaps_drops_and_splits(prepared):
     assert min(ret) >= 30 and max(tr) < 28
     data = yaml.safe_load((out / "data.yaml").read_text())
     assert data["names"] == {0: "person", 1: "bus", 2: "fire", 3: "smoke", 4: "water"}
-    assert set(report["yamls"]) == {"train", "val-fire-smoke", "val-water", "retention"}
+    assert set(report["yamls"]) == {"train", "val-fire-smoke", "val-water", "retention",
+                                    "train-fire-smoke", "train-water", "train-street"}
+    fire_list = Path(report["yamls"]["train-fire-smoke"]).read_text().split()
+    assert len(fire_list) == 4 and all(Path(x).name.startswith("fire-smoke__") and Path(x).is_file() for x in fire_list)
     val_list = yaml.safe_load((out / "val-water.yaml").read_text())["val"]
     assert all("water__" in line for line in Path(val_list).read_text().split())
     assert [c["zh"] for c in report["classes"]] == ["行人", "公交车", "火焰", "烟雾", "积水"]
@@ -168,3 +171,32 @@ def test_shipped_manifest_names_every_class_in_english_and_chinese():
     assert m.names[-6:] == ["fire", "smoke", "garbage", "garbage_bin", "overflow", "water"]
     assert all(c.zh and c.zh != c.name for c in m.classes)
     assert {m.names[i] for i in m.coco_to_ours.values()} >= {"person", "car", "bus", "truck", "motorcycle", "bicycle"}
+
+
+def test_repeat_shows_a_source_n_times_per_epoch_to_the_trainer(prepared, tmp_path):
+    from models.review_export import combine
+    from ultralytics.data.dataset import YOLODataset
+    from ultralytics.data.utils import check_det_dataset
+
+    out, report, _, _ = prepared
+    dest = combine(out / "data.yaml", [], tmp_path / "run.data.yaml", {"fire-smoke": 3})
+    data = check_det_dataset(str(dest))
+    ds = YOLODataset(img_path=data["train"], data=data, imgsz=64, augment=False)
+    names = [Path(f).name for f in ds.im_files]
+    by_source = {s: sum(n.startswith(s + "__") for n in names) for s in ("fire-smoke", "water", "street")}
+    train = report["splits"]["train"]["by_source"]
+    assert by_source == {"fire-smoke": 3 * train["fire-smoke"], "water": train["water"], "street": train["street"]}
+    assert len(ds.labels) == len(names)  # every repeat carries its labels
+
+
+def test_repeat_of_an_unknown_source_or_bad_count_is_a_clear_error(prepared, tmp_path, capsys):
+    from models.review_export import combine
+
+    out, _, _, _ = prepared
+    with pytest.raises(UserError, match="sources: fire-smoke, street, water"):
+        combine(out / "data.yaml", [], tmp_path / "x.yaml", {"garbage": 2})
+    with pytest.raises(UserError, match="1 or more"):
+        combine(out / "data.yaml", [], tmp_path / "x.yaml", {"water": 0})
+    assert main(["train", "--data", str(out / "data.yaml"), "--repeat", "fire-smoke:3",
+                 "--run-dir", str(tmp_path / "r")]) == 2
+    assert "expected SOURCE=N" in capsys.readouterr().err
