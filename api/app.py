@@ -16,6 +16,7 @@ import logging
 import threading
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
@@ -63,13 +64,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         from api.storage.objects import get_object_store
 
         store = get_object_store(settings)
-    engine = make_engine(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url, pool_size=settings.api_threads)
     sessions = make_sessionmaker(engine)
     # The pipeline's door gets its own small pool whose commits do not wait for the WAL flush
     # (PostgreSQL; idempotent, re-sent messages: see make_engine). SQLite shares the one engine.
     ingest_engine = engine
     if engine.dialect.name == "postgresql":
-        ingest_engine = make_engine(settings.sqlalchemy_url, async_commit=True)
+        ingest_engine = make_engine(settings.sqlalchemy_url, pool_size=settings.api_threads, async_commit=True)
     gs = ServiceState(settings=settings, engine=engine, sessions=sessions, clock=clock,
                       rules=DispatchRules.load(settings.configs), store=store, detector=detector,
                       ingest_sessions=make_sessionmaker(ingest_engine))
@@ -77,6 +78,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         stop = threading.Event()
+        # Blocking handlers run on this many threads, never more than a pool holds: no connection
+        # is opened and closed per request under load, and fewer threads contend for the GIL.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
         start_up(gs, migrate=migrate)
         worker = None
         if escalation and gs.rules.escalation_interval_s > 0:

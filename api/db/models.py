@@ -188,6 +188,8 @@ class Ticket(Base):
         Index("ix_tickets_created", "created_at"),
         Index("ix_tickets_lat_lon", "lat", "lon"),
         Index("ix_tickets_overdue_due", "overdue", "due_at"),
+        Index("ix_tickets_type_status_created", "issue_type", "status", "created_at"),  # a type's queue
+        Index("ix_tickets_severity_due", "severity", "due_at"),  # most urgent first
     )
 
     @property

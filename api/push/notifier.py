@@ -166,7 +166,11 @@ class Notifier:
                 try:
                     batch = self.outbox.claim_due(self._senders * 4, lease)
                     if batch:
-                        list(pool.map(self._deliver, batch))
+                        # in order per target (a subscriber or the broker), targets in parallel
+                        per_target: dict[tuple, list[Delivery]] = {}
+                        for d in batch:
+                            per_target.setdefault((d.target, d.subscription_id), []).append(d)
+                        list(pool.map(self._deliver_in_order, per_target.values()))
                         continue
                     if time.monotonic() - last_prune > 3600:
                         self.outbox.prune(self.retention_s)
@@ -176,6 +180,10 @@ class Notifier:
                     log.exception("push outbox error")
                     due = 5.0
                 self._wake.wait(5.0 if due is None else min(max(due, 0.01), 5.0))
+
+    def _deliver_in_order(self, deliveries: list[Delivery]) -> None:
+        for d in deliveries:
+            self._deliver(d)
 
     def _deliver(self, d: Delivery) -> None:
         try:

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from api.auth import Principal, require
+from api.responses import FastJSONResponse
 from api.schemas.tickets import (
     DispatchIn,
     DuplicateIn,
@@ -43,8 +44,8 @@ def list_(session: DB, filters: TicketFilters = Depends(ticket_filters),
           principal: Principal = require("tickets.read")) -> JSONResponse:
     tickets, total, exact = list_tickets(session, filters, principal, sort=sort, limit=limit, offset=offset)
     # built by ticket_to_dict already in the documented shape: skip re-validating every field
-    return JSONResponse({"items": [ticket_to_dict(t) for t in tickets], "total": total, "total_exact": exact,
-                         "limit": limit, "offset": offset})
+    return FastJSONResponse({"items": [ticket_to_dict(t) for t in tickets], "total": total, "total_exact": exact,
+                             "limit": limit, "offset": offset})
 
 
 @router.get("/{ref}", response_model=TicketOut, summary="One ticket, by id or number (GS-2026-000123)")

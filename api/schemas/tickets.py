@@ -77,7 +77,7 @@ class TicketOut(BaseModel):
 
 class TicketPage(BaseModel):
     items: list[TicketOut]
-    total: int | None = Field(description="tickets matching, counted up to 1000")
+    total: int | None = Field(description="tickets matching, counted up to 200 past `offset`")
     total_exact: bool = Field(description="false: more than `total` match")
     limit: int
     offset: int

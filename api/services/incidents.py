@@ -35,6 +35,8 @@ from api.services.tickets import ticket_to_dict
 
 RECHECK_ACTOR = "system:recheck"
 EVENTS = TicketEvent.__table__
+TICKETS = Ticket.__table__
+INSERT_EVENT = EVENTS.insert()
 DISPATCH_ACTOR = "system:dispatch"
 
 
@@ -63,7 +65,7 @@ def ingest_incident(session: Session, inc: IncidentIn, actor: Principal, now: da
         else:
             ticket = _update(session, inc, actor, now, rules)
         if ticket is not None:
-            return IngestResult(ticket.id, ticket.number, ticket.status, created)
+            return IngestResult(ticket.id, ticket_number(ticket.created_at.year, ticket.id), ticket.status, created)
     # neither created nor updated: the key exists with a seq at or above this one (a redelivery)
     row = session.execute(select(Ticket.id, Ticket.created_at, Ticket.status)
                           .where(Ticket.dedup_key == inc.key)).one()
@@ -81,15 +83,21 @@ def known_issue_type(rules: DispatchRules, inc: IncidentIn):
 
 def _event(session: Session, **values) -> None:
     """A history row, inserted directly (no unit-of-work bookkeeping on the hot path)."""
-    session.connection().execute(EVENTS.insert(), values)
+    session.connection().execute(INSERT_EVENT, values)
 
 
-def _insert_for(session: Session):
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+# Hot-path statements are built once and run on the session's connection (Core, not the ORM):
+# every value travels as a bound parameter, so SQLAlchemy neither rebuilds nor re-keys the
+# statement per message (that was most of the CPU a post cost). Rows come back, not Ticket objects.
+CREATE_TICKET = {
+    name: insert(TICKETS).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(*TICKETS.c)
+    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
 
 
 def _create(session: Session, inc: IncidentIn, itype, actor: Principal, now: datetime, rules: DispatchRules,
-            grids: GridIndex) -> Ticket | None:
+            grids: GridIndex):
+    """The new ticket's row, or None when the key already has one."""
     lat = lon = address = None
     if inc.location is not None:
         lat, lon, address = inc.location.lat, inc.location.lon, inc.location.address
@@ -114,9 +122,8 @@ def _create(session: Session, inc: IncidentIn, itype, actor: Principal, now: dat
         score=inc.score, detections=[d.model_dump() for d in inc.detections],
         evidence=[e.model_dump() for e in inc.evidence],
     )
-    stmt = (_insert_for(session)(Ticket).values(**values)
-            .on_conflict_do_nothing(index_elements=["dedup_key"]).returning(Ticket))
-    ticket = session.scalars(stmt, execution_options={"populate_existing": True}).first()
+    conn = session.connection()
+    ticket = conn.execute(CREATE_TICKET[conn.dialect.name], values).first()
     if ticket is None:
         return None
     _event(session, ticket_id=ticket.id, at=now, actor=actor.username, action="created", from_status=None,
@@ -135,32 +142,33 @@ def _update_statement():
     measurable share of the CPU per message). A NULL ``seen`` keeps ``last_seen_at``; the
     ``has_*`` flags say whether the message carries evidence or detections."""
     p = bindparam
-    better = p("score", type_=Float()) >= Ticket.score
     seen = p("seen", type_=UTCDateTime())
-    return (update(Ticket)
-            .where(Ticket.dedup_key == p("key", type_=String()), Ticket.seq < p("new_seq", type_=Integer()))
+    t = TICKETS.c
+    better = p("score", type_=Float()) >= t.score
+    return (update(TICKETS)
+            .where(t.dedup_key == p("key", type_=String()), t.seq < p("new_seq", type_=Integer()))
             .values(seq=p("new_seq", type_=Integer()), updated_at=p("now", type_=UTCDateTime()),
                     incident_state=p("state", type_=String()),
-                    score=case((better, p("score", type_=Float())), else_=Ticket.score),
-                    last_seen_at=case((Ticket.last_seen_at < seen, seen), else_=Ticket.last_seen_at),
+                    score=case((better, p("score", type_=Float())), else_=t.score),
+                    last_seen_at=case((t.last_seen_at < seen, seen), else_=t.last_seen_at),
                     evidence=case((p("has_evidence", type_=Boolean()) & better, p("evidence", type_=JSONType)),
-                                  else_=Ticket.evidence),
+                                  else_=t.evidence),
                     detections=case((p("has_detections", type_=Boolean()) & better,
-                                     p("detections", type_=JSONType)), else_=Ticket.detections))
-            .returning(Ticket))
+                                     p("detections", type_=JSONType)), else_=t.detections))
+            .returning(*TICKETS.c))
 
 
 UPDATE_TICKET = _update_statement()
 
 
 def _update(session: Session, inc: IncidentIn, actor: Principal, now: datetime,
-            rules: DispatchRules) -> Ticket | None:
+            rules: DispatchRules):
+    """The updated ticket's row, or None when the key has no ticket or a newer ``seq``."""
     params = {"key": inc.key, "new_seq": inc.seq, "now": now, "state": "closed" if inc.event == "close" else "open",
               "score": inc.score, "seen": inc.last_seen, "has_evidence": bool(inc.evidence),
               "evidence": [e.model_dump() for e in inc.evidence], "has_detections": bool(inc.detections),
               "detections": [d.model_dump() for d in inc.detections]}
-    ticket = session.scalars(UPDATE_TICKET, params, execution_options={"synchronize_session": False,
-                                                                       "populate_existing": True}).first()
+    ticket = session.connection().execute(UPDATE_TICKET, params).first()
     if ticket is None:
         return None
     _event(session, ticket_id=ticket.id, at=now, actor=actor.username, action=f"incident_{inc.event}",
@@ -168,8 +176,10 @@ def _update(session: Session, inc: IncidentIn, actor: Principal, now: datetime,
            data={"seq": inc.seq, "score": inc.score, "last_seen": inc.last_seen.isoformat() if inc.last_seen else None})
     if (ticket.status == "resolved" and inc.event != "close" and inc.source == "camera"
             and inc.last_seen is not None and ticket.resolved_at is not None and inc.last_seen > ticket.resolved_at):
-        transition(session, ticket, "reopen", RECHECK_ACTOR, now, rules,
+        orm = session.get(Ticket, ticket.id, populate_existing=True)  # the lifecycle works on the ORM object
+        transition(session, orm, "reopen", RECHECK_ACTOR, now, rules,
                    note="the camera still sees the problem after it was marked resolved")
+        return orm
     else:
         queue_event(session, "ticket.updated", ticket_to_dict(ticket))
     return ticket

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from api.auth import Principal
@@ -151,15 +151,21 @@ def _place(camera_id: str, zone_id: str | None, issue_type: str):
     return and_(Mute.camera_id == camera_id, zone, Mute.issue_type == issue_type)
 
 
+# Asked before every new ticket: built once, values bound (no per-call statement building).
+ACTIVE_MUTE = (select(Mute.id, Mute.ticket_id, Mute.last_key)
+               .where(Mute.camera_id == bindparam("camera"), Mute.zone_id.is_not_distinct_from(bindparam("zone")),
+                      Mute.issue_type == bindparam("itype"), Mute.lifted_at.is_(None), Mute.until > bindparam("now"))
+               .order_by(Mute.until.desc()).limit(1))
+
+
 def muted_incident(session: Session, inc, actor: Principal, now: datetime):
     """Called by the incident upsert before it creates a ticket. When an active mute covers the
     incident's camera, zone and type and its key has no ticket yet, the post is counted on the mute
     and answered with the muting (rejected) ticket: an ``IngestResult``; else None."""
     if not inc.camera_id:
         return None
-    mute = session.scalar(select(Mute).where(_place(inc.camera_id, inc.zone_id, inc.issue_type),
-                                             Mute.lifted_at.is_(None), Mute.until > now)
-                          .order_by(Mute.until.desc()).limit(1))
+    mute = session.connection().execute(ACTIVE_MUTE, {"camera": inc.camera_id, "zone": inc.zone_id,
+                                                      "itype": inc.issue_type, "now": now}).first()
     if mute is None:
         return None
     if session.scalar(select(Ticket.id).where(Ticket.dedup_key == inc.key)) is not None:

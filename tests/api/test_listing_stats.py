@@ -68,6 +68,22 @@ def test_sort_and_pagination(api, city):
     assert page(sort="-id", limit=2, offset=1)[0] == [city["fire_nw"], city["water_se"]]
 
 
+def test_total_is_counted_a_fixed_distance_past_the_offset(api, city, monkeypatch):
+    import api.services.tickets as tickets
+
+    monkeypatch.setattr(tickets, "COUNT_AHEAD", 2)
+
+    def page(**p):
+        body = api.call("GET", "/api/v1/tickets", "viewer", params=p).json()
+        return len(body["items"]), body["total"], body["total_exact"]
+
+    assert page(limit=1) == (1, 2, False)  # 6 match: "2 or more" seen from the first page
+    assert page(limit=1, offset=2) == (1, 4, False)  # the count moves with the offset, never below it
+    assert page(limit=1, offset=3) == (1, 5, False)
+    assert page(limit=1, offset=4) == (1, 6, True)  # counting stopped short of the cap: exact
+    assert page(limit=4, offset=4) == (2, 6, True)  # a short last page is exact without counting
+
+
 BAD_PARAMETERS = [
     ({"status": "open"}, "status"), ({"limit": 0}, "limit"), ({"limit": 501}, "limit"), ({"offset": -1}, "offset"),
     ({"sort": "colour"}, "sort"), ({"bbox": "1,2,3"}, "bbox"), ({"bbox": "5,0,1,1"}, "bbox"),
