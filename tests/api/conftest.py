@@ -193,14 +193,14 @@ def api(db_url, tmp_path):
 class LiveServer:
     """The app served by uvicorn on a free loopback port, in a thread (real HTTP)."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, lifespan: str = "off") -> None:
         import uvicorn
 
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="off", access_log=False))
+                                                    lifespan=lifespan, access_log=False))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property

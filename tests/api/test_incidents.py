@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -175,6 +176,53 @@ def test_50_concurrent_posts_over_http_make_exactly_one_ticket(api):
         assert s.scalar(select(Ticket.seq).where(Ticket.dedup_key == key)) == 5
         created = s.scalar(select(func.count()).select_from(TicketEvent).where(TicketEvent.action == "created"))
     assert created == 1
+
+
+def test_load_never_opens_more_connections_than_the_api_works_on_at_once(api, tmp_path):
+    """GRIDSIGHT_API_THREADS bounds the requests in progress; the pools hold as many connections,
+    so a burst waits in the event loop instead of opening (and closing) extra connections."""
+    from sqlalchemy import event
+
+    from api.app import create_app
+    from tests.api.conftest import make_settings
+
+    app = create_app(make_settings(str(api.gs.engine.url.render_as_string(hide_password=False)), tmp_path,
+                                   api_threads=3), store=api.gs.store, migrate=False, escalation=False)
+    gs = app.state.gs
+    stats = {"connects": 0, "out": 0, "most_out": 0}
+    lock = threading.Lock()
+
+    def on(engine):
+        @event.listens_for(engine, "connect")
+        def connect(*_):
+            with lock:
+                stats["connects"] += 1
+
+        @event.listens_for(engine, "checkout")
+        def checkout(*_):
+            with lock:
+                stats["out"] += 1
+                stats["most_out"] = max(stats["most_out"], stats["out"])
+
+        @event.listens_for(engine, "checkin")
+        def checkin(*_):
+            with lock:
+                stats["out"] -= 1
+
+    on(gs.engine)
+    if gs.ingest_sessions.kw["bind"] is not gs.engine:
+        on(gs.ingest_sessions.kw["bind"])
+    bodies = [{"key": f"cam-05:fire:any:{i}", "seq": 1, "event": "open", "issue_type": "fire", "score": 0.5,
+               "location": NW} for i in range(40)]
+    with LiveServer(app, lifespan="on") as server, httpx.Client(base_url=server.url, headers=api.h("ingest"),
+                                                                timeout=60) as http:
+        stats.update(connects=0, most_out=0)  # start-up's own connections aside
+        with ThreadPoolExecutor(40) as pool:
+            answers = list(pool.map(lambda b: http.post("/api/v1/incidents", json=b), bodies))
+    assert [a.status_code for a in answers] == [201] * 40
+    assert stats["most_out"] <= 3  # never more requests on the database than threads
+    assert stats["connects"] <= 2 * 3  # at most one pool's worth per engine, however many waited
+    assert count(api) == 40
 
 
 def test_ingest_needs_credentials(api):
