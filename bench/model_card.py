@@ -1,0 +1,72 @@
+"""The default model's accuracy against the issue's targets: the tables of models/weights/MODEL_CARD.md.
+
+    .venv/bin/python bench/model_card.py                     # the shipped model (registry default)
+    .venv/bin/python bench/model_card.py --model RUN/weights/best.pt
+
+Runs ``gridsight eval`` (models.evaluate) at the registry image size on every validation split:
+fire-smoke and garbage (the shared sets' own valid splits), water (the prepared set's hold-out) and
+the COCO retention frames (teacher labels, never trained on). Needs the prepared set
+(``gridsight dataset prepare``, default ~/.cache/gridsight/datasets/gridsight-issues). Prints
+Markdown tables; the last line is one JSON object with every number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import gridsight  # noqa: E402,F401  (offline before ultralytics)
+
+TARGETS = {"fire": 0.85, "smoke": 0.95, "garbage": 0.78, "garbage_bin": 0.88, "overflow": 0.90, "water": 0.45}
+RETENTION_CLASSES = ["person", "car", "truck", "motorcycle", "bicycle", "bus"]
+RETENTION_TARGET = 0.85
+
+
+def main() -> int:
+    from models.evaluate import evaluate, resolve_model
+    from models.train_cli import default_dataset_dir
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default=None, help="weights path or registry name (default: the registry default)")
+    ap.add_argument("--imgsz", type=int, default=None, help="default: the registry's size for the model, else 320")
+    ap.add_argument("--prepared", type=Path, default=default_dataset_dir("gridsight-issues"),
+                    help="the prepared set (for the water hold-out and the retention frames)")
+    args = ap.parse_args()
+    if not (args.prepared / "report.json").is_file():
+        sys.exit(f"no prepared set in {args.prepared}: run `gridsight dataset prepare` first")
+    imgsz = args.imgsz or resolve_model(args.model)[1] or 320
+    splits = [("fire-smoke valid", REPO / "datasets" / "fire-smoke.yaml", None),
+              ("garbage valid", REPO / "datasets" / "garbage.yaml", None),
+              ("water hold-out", args.prepared / "val-water.yaml", ["water"])]
+    out: dict = {"imgsz": imgsz, "splits": {}}
+    rows = []
+    for label, data, classes in splits:
+        r = evaluate(data, model=args.model, imgsz=imgsz, classes=classes)
+        out["model"] = r.model
+        out["splits"][label] = {"images": r.images, **r.as_json()}
+        for i, (name, m) in enumerate(r.classes.items()):
+            target = TARGETS.get(name)
+            verdict = "" if target is None else f"{target:.2f} {'met' if m.map50 >= target else '**missed**'}"
+            rows.append(f"| {f'{label} ({r.images} img)' if i == 0 else ''} | {name} | {m.instances} | "
+                        f"{m.precision:.3f} | {m.recall:.3f} | **{m.map50:.3f}** | {m.map50_95:.3f} | {verdict} |")
+    ret = evaluate(args.prepared / "retention.yaml", model=args.model, imgsz=imgsz, classes=RETENTION_CLASSES)
+    weighted = ret.weighted_map50() or 0.0
+    out["retention"] = {"images": ret.images, "box_weighted_map50": round(weighted, 4), **ret.as_json()}
+    print(f"\nmodel {out['model']}  imgsz {imgsz}\n")
+    print("| split | class | boxes | P | R | mAP50 | mAP50-95 | target mAP50 |\n|---|---|---|---|---|---|---|---|")
+    print("\n".join(rows))
+    per = ", ".join(f"{n} {m.map50:.3f} ({m.instances})" for n, m in ret.classes.items())
+    print(f"\nCOCO retention ({ret.images} held-out street frames, teacher labels): box-weighted mAP50 "
+          f"**{weighted:.3f}** (target {RETENTION_TARGET}: {'met' if weighted >= RETENTION_TARGET else 'missed'}); "
+          f"{per}\n")
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
