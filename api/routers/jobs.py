@@ -108,8 +108,9 @@ def submit(body: JobIn, request: Request, principal: Principal = _role(WRITERS))
     from pipeline.distributed.app import app as celery
 
     job_id = store.create(body.camera_id, files, body.start_time.isoformat(), options)
+    created = _view(store.get(job_id))  # the job as recorded: a worker may start planning at once
     celery.send_task("gridsight.plan_job", args=[job_id])
-    return _view(store.get(job_id))
+    return created
 
 
 def _view(job) -> dict:
