@@ -46,10 +46,10 @@ class Settings(BaseSettings):
     api_port: int = 8000
     api_url: str = Field("http://127.0.0.1:8000", description="Where the pipeline posts incidents.")
     api_key: str = Field("", description="The pipeline's ingest key for the ticket API.")
-    api_threads: int = Field(default_factory=lambda: max(4, 2 * (os.cpu_count() or 1)), ge=1, le=256,
+    api_threads: int = Field(default_factory=lambda: min(16, max(4, 2 * (os.cpu_count() or 1))), ge=1, le=256,
                              description="Requests one API process works on at once (its thread pool; each database "
                                          "pool holds as many connections); more wait in the event loop. Default: "
-                                         "twice the CPU count, at least 4.")
+                                         "twice the CPU count, 4 to 16.")
     secret_key: str = Field("dev-only-change-me", description="Signs bearer tokens.")
     upload_max_bytes: int = 20 * 1024 * 1024
     upload_max_pixels: int = 50_000_000

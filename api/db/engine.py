@@ -22,6 +22,9 @@ def _json_dumps(value) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+# Connections beyond the pool for work outside the request threads (SLA loop, start-up): the
+# request threads themselves never need more than the pool (app.py bounds them to its size).
+OVERFLOW = 4
 # JSON columns (detections, evidence, history data) through orjson: a ticket page decodes 100 of them.
 JSON_CODEC = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
 
@@ -45,13 +48,13 @@ def make_engine(url: str, pool_size: int = 10, *, async_commit: bool = False) ->
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
-                               pool_size=pool_size, max_overflow=pool_size, hide_parameters=True, **JSON_CODEC)
+                               pool_size=pool_size, max_overflow=OVERFLOW, hide_parameters=True, **JSON_CODEC)
         _sqlite_setup(engine)
         return engine
     # No pre-ping (a round trip per request): after a server restart SQLAlchemy sees the first
     # disconnect error and drops the whole pool, so one request fails, not every stale connection.
     connect_args = {"options": "-c synchronous_commit=off"} if async_commit else {}
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600,
+    return create_engine(url, pool_size=pool_size, max_overflow=OVERFLOW, pool_recycle=3600,
                          connect_args=connect_args, hide_parameters=True, **JSON_CODEC)
 
 
