@@ -42,9 +42,10 @@ def last_checkpoint(run_dir: Path) -> Path:
     return Path(run_dir) / "weights" / "last.pt"
 
 
-def replan(checkpoint: Path, epochs: int | None) -> None:
+def replan(checkpoint: Path, epochs: int | None, data: Path | None = None) -> None:
     """Check that a stopped run can be resumed and, when ``epochs`` is given, change its planned
-    epoch count (its LR schedule follows)."""
+    epoch count (its LR schedule follows); ``data``: train on from here with this dataset yaml
+    (e.g. other ``--repeat`` counts)."""
     import torch
 
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
@@ -55,19 +56,24 @@ def replan(checkpoint: Path, epochs: int | None) -> None:
     done = int(ckpt.get("epoch", -1)) + 1
     if epochs and epochs <= done:
         raise UserError(f"{checkpoint} has finished {done} epochs; plan more than that")
-    if epochs:
-        ckpt["train_args"]["epochs"] = epochs
+    if epochs or data:
+        if epochs:
+            ckpt["train_args"]["epochs"] = epochs
+        if data:
+            ckpt["train_args"]["data"] = str(Path(data).resolve())
         tmp = checkpoint.with_name(checkpoint.name + ".partial")
         torch.save(ckpt, tmp)
         tmp.replace(checkpoint)  # the old checkpoint stays until the new one is complete
 
 
-def train(recipe: Recipe, resume: bool = False, callbacks: dict | None = None, resume_epochs: int | None = None):
+def train(recipe: Recipe, resume: bool = False, callbacks: dict | None = None, resume_epochs: int | None = None,
+          resume_data: Path | None = None):
     """Run (or resume) a training run; returns the ultralytics trainer's metrics object.
 
     ``callbacks``: ultralytics event name -> function(trainer), e.g. ``on_fit_epoch_end``.
     ``resume_epochs``: on resume, the new total number of epochs (e.g. fewer, when the machine is
-    slower than planned); the learning-rate schedule is recomputed for it.
+    slower than planned); the learning-rate schedule is recomputed for it. ``resume_data``: on
+    resume, the dataset yaml for the remaining epochs.
     """
     from ultralytics import YOLO
 
@@ -81,7 +87,7 @@ def train(recipe: Recipe, resume: bool = False, callbacks: dict | None = None, r
         last = last_checkpoint(run_dir)
         if not last.is_file():
             raise UserError(f"nothing to resume: {last} does not exist")
-        replan(last, resume_epochs)  # refuses a finished run; re-plans the epochs when asked
+        replan(last, resume_epochs, resume_data)  # refuses a finished run; re-plans when asked
         log.info("resuming %s", last)
         return with_callbacks(YOLO(str(last))).train(resume=True)
     if not Path(recipe.data).is_file():

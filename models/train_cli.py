@@ -50,7 +50,8 @@ def register(subparsers) -> None:
     tr.add_argument("--warmup-epochs", type=float, default=3.0,
                     help="LR warm-up (default 3); 0 when training on from trained weights")
     tr.add_argument("--repeat", action="append", default=[], metavar="SOURCE=N",
-                    help="show SOURCE's training images N times per epoch, e.g. fire-smoke=3 (repeatable)")
+                    help="show SOURCE's training images N times per epoch, e.g. fire-smoke=3 (repeatable; with "
+                    "--resume: the mix for the remaining epochs)")
     tr.add_argument("--device", default="cpu", help="cpu, 0 (first GPU), ...")
     tr.add_argument("--fraction", type=float, default=1.0, help="use this fraction of the training images")
     tr.add_argument("--no-val", action="store_true", help="skip validation after each epoch")
@@ -126,10 +127,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     data = args.data or default_dataset_dir("gridsight-issues") / "data.yaml"
     run_dir = args.run_dir or Path.home() / ".cache" / "gridsight" / "runs" / "issues"
     repeat = _parse_repeat(args.repeat)
-    if (args.extra_data or repeat) and not args.resume:  # base + extras/repeats in one data yaml beside the run
+    resume_data = None
+    if args.extra_data or repeat:  # base + extras/repeats in one data yaml beside the run
         from models.review_export import combine
 
         data = combine(data, args.extra_data, Path(run_dir).expanduser().resolve().with_suffix(".data.yaml"), repeat)
+        resume_data = data if args.resume else None  # a resumed run trains on with the new mix
     recipe = Recipe(
         data=data, base=args.base or data_dir / "weights" / "coco-yolo11n-rebuilt.pt", run_dir=run_dir,
         epochs=args.epochs or 12, imgsz=args.imgsz, batch=args.batch, freeze=args.freeze,
@@ -137,7 +140,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         optimizer=args.optimizer, warmup_epochs=args.warmup_epochs,
         device=args.device, val=not args.no_val, fraction=args.fraction,
     )
-    train(recipe, resume=args.resume, resume_epochs=args.epochs if args.resume else None)
+    train(recipe, resume=args.resume, resume_epochs=args.epochs if args.resume else None, resume_data=resume_data)
     print(f"checkpoints in {Path(run_dir).expanduser() / 'weights'}")
     return 0
 

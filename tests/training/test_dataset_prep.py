@@ -200,3 +200,37 @@ def test_repeat_of_an_unknown_source_or_bad_count_is_a_clear_error(prepared, tmp
     assert main(["train", "--data", str(out / "data.yaml"), "--repeat", "fire-smoke:3",
                  "--run-dir", str(tmp_path / "r")]) == 2
     assert "expected SOURCE=N" in capsys.readouterr().err
+
+
+def test_a_stopped_run_trains_on_with_a_new_mix(prepared, tmp_path):
+    """`train --resume --repeat ...`: the remaining epochs see the new mix, the schedule goes on."""
+    import torch
+    from ultralytics import YOLO
+    from ultralytics.data.utils import load_dataset_cache_file
+
+    from models.review_export import combine
+    from models.train import Recipe, last_checkpoint, train
+
+    out, report, _, _ = prepared
+    base = tmp_path / "base.pt"
+    YOLO("yolo11n.yaml").save(str(base))
+    run = tmp_path / "run"
+    data = combine(out / "data.yaml", [], run.with_suffix(".data.yaml"))
+
+    class Stop(Exception):
+        pass
+
+    def stop(trainer):
+        raise Stop
+
+    with pytest.raises(Stop):
+        train(Recipe(data=data, base=base, run_dir=run, epochs=2, imgsz=64, batch=4, close_mosaic=2, val=False),
+              callbacks={"on_fit_epoch_end": stop})
+    assert main(["train", "--resume", "--run-dir", str(run), "--data", str(out / "data.yaml"),
+                 "--repeat", "fire-smoke=3", "--epochs", "3"]) == 0
+    seen = [Path(x["im_file"]).name for x in load_dataset_cache_file(out / "labels" / "train.cache")["labels"]]
+    assert sum(n.startswith("fire-smoke__") for n in seen) == 3 * report["splits"]["train"]["by_source"]["fire-smoke"]
+    rows = (run / "results.csv").read_text().strip().splitlines()
+    assert len(rows) == 1 + 3  # epoch 1 before the stop, epochs 2 and 3 after it
+    assert torch.load(last_checkpoint(run), map_location="cpu", weights_only=False)["train_args"]["data"] == \
+        str(run.with_suffix(".data.yaml").resolve())
