@@ -180,6 +180,5 @@ def _update(session: Session, inc: IncidentIn, actor: Principal, now: datetime,
         transition(session, orm, "reopen", RECHECK_ACTOR, now, rules,
                    note="the camera still sees the problem after it was marked resolved")
         return orm
-    else:
-        queue_event(session, "ticket.updated", ticket_to_dict(ticket))
+    queue_event(session, "ticket.updated", ticket_to_dict(ticket))
     return ticket
