@@ -168,7 +168,8 @@ class Verifier:
         with self._lock:
             for it in items:
                 token = (it["ticket_id"], it.get("resolved_at"))
-                if token in self.checks or token in self.finished or it["camera_id"] not in self.procs:
+                again = self.finished.get(token, {}).get("outcome") == "camera_offline"  # the API asks again later
+                if token in self.checks or (token in self.finished and not again) or it["camera_id"] not in self.procs:
                     continue
                 self.checks[token] = Check(it["ticket_id"], it["number"], it["camera_id"], it.get("zone_id"),
                                            it["issue_type"], it.get("resolved_at"))

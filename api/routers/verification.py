@@ -119,11 +119,11 @@ def verify_photo(ref: str, request: Request, photo: UploadFile = File(..., descr
 
 @router.get("/verifications/pending", summary="Resolved camera tickets waiting for a camera check (the pipeline "
                                               "polls this; MQTT status events only wake it sooner)")
-def pending(session: DB, camera: list[str] | None = Query(None, description="only these cameras (repeat)"),
+def pending(session: DB, gs: GS, camera: list[str] | None = Query(None, description="only these cameras (repeat)"),
             limit: int = Query(100, ge=1, le=1000), principal: Principal = require("incidents.write")) -> list[dict]:
     return [{"ticket_id": t.id, "number": t.number, "issue_type": t.issue_type, "camera_id": t.camera_id,
              "zone_id": t.zone_id, "resolved_at": iso(t.resolved_at)}
-            for t in svc.pending_camera_checks(session, camera, limit)]
+            for t in svc.pending_camera_checks(session, camera, limit, now=gs.clock.now())]
 
 
 @router.get("/tickets/{ref}/verifications", summary="Every check of the ticket's fixes, with before/after images")

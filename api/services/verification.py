@@ -7,6 +7,8 @@ One rule for both, applied to a ``resolved`` ticket:
 * ``gone``: the ticket is **verified**; the "after" image is kept beside the "before" one (the
   ticket's annotated evidence) as one side-by-side JPEG;
 * ``camera_offline``: nothing is guessed: the ticket stays resolved and its history says why.
+  The camera is asked again :data:`OFFLINE_RETRY_AFTER` later, up to :data:`OFFLINE_TRIES` checks
+  of one resolve; after that a person verifies it.
 
 Each check is a :class:`~api.db.loop.Verification` row (what was seen, over which window, the
 images). The pipeline never edits a ticket's status: it reports, this module decides.
@@ -16,9 +18,9 @@ from __future__ import annotations
 
 import io
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from api.db.loop import Verification
@@ -32,6 +34,8 @@ from api.services.tickets import API, iso
 log = logging.getLogger("gridsight.api.verification")
 FONTS = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 IMAGE_KINDS = ("before", "after_raw", "after_annotated", "before_after")
+OFFLINE_TRIES = 3  # camera checks of one resolve that may find the camera offline
+OFFLINE_RETRY_AFTER = timedelta(minutes=10)  # before the camera is asked again
 
 
 def require_resolved(ticket: Ticket, resolved_at: datetime | None = None) -> None:
@@ -97,9 +101,16 @@ def apply(session: Session, ticket: Ticket, *, method: str, outcome: str, actor,
         transition(session, ticket, "verify", actor, now, rules, note=note)
         applied = "verify"
     elif outcome == "camera_offline":
+        tries = 1 + (0 if method != "camera" else session.scalar(
+            select(func.count()).select_from(Verification).where(
+                Verification.ticket_id == ticket.id, Verification.method == "camera",
+                Verification.outcome == "camera_offline", Verification.resolved_at == checked)))
+        then = (f"the camera is asked again in {OFFLINE_RETRY_AFTER.total_seconds() / 60:.0f} min (check {tries} of "
+                f"{OFFLINE_TRIES}) / {OFFLINE_RETRY_AFTER.total_seconds() / 60:.0f} 分钟后再次复核"
+                if tries < OFFLINE_TRIES else "a person must verify it / 请人工复核")
         record(session, ticket, actor, "verification", now, ticket.status, ticket.status,
-               f"camera {ticket.camera_id} could not verify the fix: {reason.strip()}; the ticket stays resolved "
-               f"/ 摄像头无法复核，工单保持已解决", {"outcome": outcome})
+               f"camera {ticket.camera_id} could not verify the fix: {reason.strip()}; the ticket stays resolved; "
+               f"{then} / 摄像头无法复核，工单保持已解决", {"outcome": outcome, "check": tries})
         ticket.updated_at = now
         applied = "note"
     else:
@@ -172,12 +183,20 @@ def _font(ImageFont, size: int):
     return ImageFont.load_default()
 
 
-def pending_camera_checks(session: Session, cameras: list[str] | None = None, limit: int = 100) -> list[Ticket]:
-    """Resolved camera tickets whose latest resolve no camera check has answered yet, oldest first."""
-    done = exists().where(and_(Verification.ticket_id == Ticket.id, Verification.method == "camera",
-                               Verification.resolved_at == Ticket.resolved_at))
+def pending_camera_checks(session: Session, cameras: list[str] | None = None, limit: int = 100,
+                          now: datetime | None = None) -> list[Ticket]:
+    """Resolved camera tickets whose latest resolve no camera check has answered yet, oldest first.
+    A check that found the camera offline answers nothing: the ticket is pending again
+    :data:`OFFLINE_RETRY_AFTER` after it, until :data:`OFFLINE_TRIES` checks found it offline."""
+    this_resolve = and_(Verification.ticket_id == Ticket.id, Verification.method == "camera",
+                        Verification.resolved_at == Ticket.resolved_at)
+    offline = Verification.outcome == "camera_offline"
+    answered = exists().where(this_resolve, ~offline)
+    offline_tries = select(func.count()).select_from(Verification).where(this_resolve, offline).scalar_subquery()
     stmt = select(Ticket).where(Ticket.status == "resolved", Ticket.source == "camera", Ticket.camera_id.is_not(None),
-                                ~done)
+                                ~answered, offline_tries < OFFLINE_TRIES)
+    if now is not None:
+        stmt = stmt.where(~exists().where(this_resolve, offline, Verification.at > now - OFFLINE_RETRY_AFTER))
     if cameras:
         stmt = stmt.where(Ticket.camera_id.in_(cameras))
     return list(session.scalars(stmt.order_by(Ticket.resolved_at, Ticket.id).limit(limit)))

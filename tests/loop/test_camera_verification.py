@@ -204,14 +204,18 @@ def test_a_camera_offline_during_the_check_leaves_the_ticket_resolved(api, detec
             source.push(blank, T0)
             source.push(blank, T0 + 20)
             wait_for(lambda: history(api, gap)[-1]["action"] == "verification", 30)
+            # 10 minutes later the API asks again: the silent camera is checked a second time
+            api.clock.advance(timedelta(minutes=6))
+            wait_for(lambda: "check 2 of 3" in history(api, silent)[-1]["note"], 30)
         finally:
             verifier.stop()
             source.end()
             pipe.close(drain_s=0)
-    for tid, why in ((silent, "offline during the check (no frames; 0 frames"), (gap, "sent no frame for 20 s")):
+    for tid, why, checks in ((silent, "offline during the check (no frames; 0 frames", 2),
+                             (gap, "sent no frame for 20 s", 1)):
         t = api.ticket(tid)
         last = history(api, tid)[-1]
         assert t["status"] == "resolved" and last["actor"] == "camera:off-cam" and why in last["note"], last
-        (check,) = api.call("GET", f"/api/v1/tickets/{tid}/verifications", "viewer").json()
-        assert (check["outcome"], check["applied"]) == ("camera_offline", "note")
+        found = api.call("GET", f"/api/v1/tickets/{tid}/verifications", "viewer").json()
+        assert [(c["outcome"], c["applied"]) for c in found] == [("camera_offline", "note")] * checks
     assert api.call("GET", "/api/v1/verifications/pending", "ingest").json() == []

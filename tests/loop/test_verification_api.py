@@ -103,7 +103,20 @@ def test_camera_offline_leaves_it_resolved_and_says_why(api):
     assert r.status_code == 200 and r.json()["ticket"]["status"] == "resolved"
     last = api.call("GET", f"/api/v1/tickets/{tid}/history", "viewer").json()[-1]
     assert last["action"] == "verification" and "no frame for 95 s" in last["note"] and last["to_status"] == "resolved"
-    assert pending(api) == []  # answered: a person verifies it now
+    assert "asked again in 10 min (check 1 of 3)" in last["note"]
+    assert pending(api) == []  # not at once: the camera gets time to come back
+    for check in (2, 3):
+        api.clock.advance(timedelta(minutes=9))
+        assert pending(api) == []
+        api.clock.advance(timedelta(minutes=2))
+        assert pending(api) == [tid]  # asked again
+        r = report(api, tid, {"camera_id": "cam-01", "outcome": "camera_offline", "resolved_at": t["resolved_at"],
+                              "reason": "still no frames"}, images=False)
+        assert r.status_code == 200 and r.json()["ticket"]["status"] == "resolved"
+    last = api.call("GET", f"/api/v1/tickets/{tid}/history", "viewer").json()[-1]
+    assert "a person must verify it" in last["note"] and last["data"]["check"] == 3
+    api.clock.advance(timedelta(hours=2))
+    assert pending(api) == []  # three checks found it offline: a person verifies it now
     # a new resolve (after a reopen by a supervisor) is pending again
     api.clock.advance(timedelta(minutes=30))
     for action in ("reopen", "dispatch", "start", "resolve"):
