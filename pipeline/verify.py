@@ -104,6 +104,18 @@ class Verifier:
         """Watch ``proc`` (a :class:`~pipeline.processing.CameraProcessor`) for its camera's checks."""
         self.procs[proc.camera.id] = proc
         proc.watchers.append(self._watch)
+        self.wake()  # the camera's pending tickets are checked now, not at the next poll
+
+    def detach(self, camera_id: str) -> None:
+        """Stop watching a camera (its lease moved to another worker): its undecided checks are
+        dropped unreported, so the ticket stays pending and the camera's next holder checks it."""
+        with self._lock:
+            proc = self.procs.pop(camera_id, None)
+            for token, c in list(self.checks.items()):
+                if c.camera_id == camera_id and c.result is None:
+                    del self.checks[token]
+        if proc is not None and self._watch in proc.watchers:
+            proc.watchers.remove(self._watch)
 
     def start(self) -> "Verifier":
         if self.o.mqtt_host:
@@ -304,7 +316,8 @@ class Verifier:
 
 def start_verifier(procs, *, api_url: str | None = None, window_s: float | None = None,
                    blur_people: bool = True) -> Verifier:
-    """A started verifier for the processors of ``gridsight watch`` (settings: API URL and key,
+    """A started verifier for the processors of ``gridsight watch`` or a worker's leased cameras
+    (settings: API URL and key,
     ``GRIDSIGHT_VERIFY_WINDOW_S``, ``GRIDSIGHT_MQTT_HOST``/``PORT``, language)."""
     from gridsight.settings import get_settings
 

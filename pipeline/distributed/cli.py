@@ -20,6 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--capacity", type=int, default=0, help="live cameras this worker watches at most")
     w.add_argument("--lease-ttl", type=float, default=15.0, help="camera lease TTL; failover within TTL*4/3")
     w.add_argument("--queue", default="gridsight")
+    w.add_argument("--no-verify", action="store_true", help="leased cameras do not re-check resolved tickets")
     w.set_defaults(func=worker)
 
     r = sub.add_parser("reprocess", help="find incidents in archived footage (distributed, or --local)")
@@ -51,7 +52,7 @@ def worker(args) -> int:
     from pipeline.distributed.worker import run_worker
 
     return run_worker(args.concurrency, args.device, args.detector, args.cameras, args.capacity, args.lease_ttl,
-                      args.queue)
+                      args.queue, verify=not args.no_verify)
 
 
 def _check_redis() -> None:

@@ -52,12 +52,15 @@ class LiveCameras:
 
     keeper = None  # the LeaseKeeper whose deadlines fence the cameras (set by run_worker)
 
-    def __init__(self, cameras_file: str, worker_id: str, detector_spec: str | None, device: str, r) -> None:
+    def __init__(self, cameras_file: str, worker_id: str, detector_spec: str | None, device: str, r,
+                 verify: bool = True) -> None:
         from pipeline.cameras import load_cameras
 
         self.cameras = {c.id: c for c in load_cameras(cameras_file)}
         self.worker_id, self.detector_spec, self.device, self.r = worker_id, detector_spec, device, r
         self.pipeline = None
+        self.verify = verify  # the held cameras verify fixes, as in `gridsight watch` (pipeline/verify.py)
+        self.verifier = None
         self.running: dict[str, object] = {}
         self.pending: dict[str, threading.Event] = {}  # cameras being opened -> cancel flag
         self.lock = threading.RLock()
@@ -105,7 +108,13 @@ class LiveCameras:
                 return
             self.pending.pop(camera_id, None)
             self._log(camera_id, "start")
-            self.running[camera_id] = self.prepare().add_camera(cam, source)
+            proc = self.running[camera_id] = self.prepare().add_camera(cam, source)
+            if self.verify:
+                if self.verifier is None:
+                    from pipeline.verify import start_verifier
+
+                    self.verifier = start_verifier([])
+                self.verifier.attach(proc)
 
     def stop(self, camera_id: str) -> None:
         with self.lock:
@@ -114,12 +123,16 @@ class LiveCameras:
                 cancelled.set()
             proc = self.running.pop(camera_id, None)
             if proc is not None:
+                if self.verifier is not None:
+                    self.verifier.detach(camera_id)
                 proc.stop()
                 self._log(camera_id, "stop")
 
     def close(self) -> None:
         for cam in list(self.running):
             self.stop(cam)
+        if self.verifier is not None:
+            self.verifier.stop()
         if self.pipeline is not None:
             self.pipeline.close(drain_s=5)
 
@@ -130,7 +143,7 @@ def worker_id() -> str:
 
 def run_worker(concurrency: int = 1, device: str = "auto", detector: str | None = None,
                cameras_file: str | None = None, capacity: int = 0, lease_ttl_s: float = 15.0,
-               queues: str = "gridsight", loglevel: str = "INFO") -> int:
+               queues: str = "gridsight", loglevel: str = "INFO", verify: bool = True) -> int:
     os.environ["GRIDSIGHT_WORKER_DEVICE"] = device
     if detector:
         os.environ["GRIDSIGHT_WORKER_DETECTOR"] = detector
@@ -145,7 +158,7 @@ def run_worker(concurrency: int = 1, device: str = "auto", detector: str | None 
     keeper = live = None
     r = connect()
     if cameras_file and capacity > 0:
-        live = LiveCameras(cameras_file, wid, detector, device, r)
+        live = LiveCameras(cameras_file, wid, detector, device, r, verify=verify)
         live.prepare()
         keeper = LeaseKeeper(r, wid, capacity=capacity, cameras=live.ids, on_start=live.start,
                              on_stop=live.stop, ttl_s=lease_ttl_s)

@@ -219,3 +219,60 @@ def test_a_camera_offline_during_the_check_leaves_the_ticket_resolved(api, detec
         found = api.call("GET", f"/api/v1/tickets/{tid}/verifications", "viewer").json()
         assert [(c["outcome"], c["applied"]) for c in found] == [("camera_offline", "note")] * checks
     assert api.call("GET", "/api/v1/verifications/pending", "ingest").json() == []
+
+
+@pytest.mark.timeout(180)
+def test_a_workers_leased_camera_verifies_and_hands_undecided_checks_over(api, detector, issues, tmp_path,
+                                                                       monkeypatch):
+    """pipeline/distributed: the cameras a worker holds by lease verify fixes as `gridsight watch`
+    does. When a lease goes, the camera's undecided check is dropped unreported: the ticket stays
+    pending and the camera's next holder checks it."""
+    import redis
+
+    import pipeline.sources
+    from gridsight.settings import get_settings
+    from pipeline.distributed.worker import LiveCameras
+
+    r = redis.Redis.from_url("redis://127.0.0.1:6379/6")
+    try:
+        r.ping()
+    except redis.RedisError:
+        pytest.skip("Redis is not running on 127.0.0.1:6379 (make test starts it: scripts/services.sh)")
+    sources: list[PushedSource] = []
+
+    def open_pushed(url, camera_id, **_):  # the worker opens its cameras through pipeline.sources
+        sources.append(PushedSource(camera_id))
+        return sources[-1]
+
+    monkeypatch.setattr(pipeline.sources, "open_source", open_pushed)
+    cfg = tmp_path / "cameras.yaml"
+    cfg.write_text(yaml.safe_dump({"cameras": [{"id": "w-cam", "url": "pushed://", "location": NW, "detect_fps": FPS,
+                                                "zones": [{"id": "lane", "kind": "fire_lane", "polygon": LANE}]}]}))
+    pending = lambda: [p["ticket_id"] for p in  # noqa: E731
+                       api.call("GET", "/api/v1/verifications/pending", "ingest").json()]
+    with LiveServer(api.app) as server:
+        for k, v in {"GRIDSIGHT_API_URL": server.url, "GRIDSIGHT_API_KEY": api.keys["ingest"],
+                     "GRIDSIGHT_VERIFY_WINDOW_S": "2", "GRIDSIGHT_MQTT_HOST": ""}.items():
+            monkeypatch.setenv(k, v)
+        get_settings.cache_clear()
+        live = LiveCameras(str(cfg), "worker-a", None, "cpu", r)
+        live.pipeline = Pipeline(PipelineOptions(issues=issues, detector=detector, deliver=False))
+        try:
+            tid = api.incident(key="w-cam:fire_lane_blocked:lane:1", camera_id="w-cam", zone_id="lane",
+                               issue_type="fire_lane_blocked")["ticket_id"]
+            handle(api, tid)
+            live.start("w-cam")
+            wait_for(lambda: live.verifier is not None and live.verifier.active(), 20)
+            live.stop("w-cam")  # the lease went before the check was decided
+            assert live.verifier.active() == [] and "w-cam" not in live.verifier.procs
+            assert pending() == [tid] and history(api, tid)[-1]["action"] == "resolve"  # nothing reported
+            live.start("w-cam")  # the camera's next holder
+            wait_for(lambda: live.verifier.active(), 20)
+            for i in range(16):  # 3 s of an empty fire lane
+                sources[-1].push(np.full((576, 768, 3), 90, np.uint8), T0 + i / FPS)
+            verified = wait_for(lambda: (t := api.ticket(tid))["status"] == "verified" and t, 60)
+        finally:
+            live.close()
+            get_settings.cache_clear()
+    assert verified["status"] == "verified" and history(api, tid)[-1]["actor"] == "camera:w-cam"
+    assert pending() == []
