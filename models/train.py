@@ -107,16 +107,39 @@ def train(recipe: Recipe, resume: bool = False, callbacks: dict | None = None, r
     )
 
 
-def ship(checkpoint: Path, dest: Path) -> Path:
-    """Copy a checkpoint without optimizer state (a small inference file) to ``dest``."""
+def ship(checkpoint: Path, dest: Path, blend: Path | None = None, alpha: float = 1.0) -> Path:
+    """Copy a checkpoint without optimizer state (a small inference file) to ``dest``.
+
+    ``blend``: weights of the same architecture and classes (typically the model the run started
+    from); the shipped weights are ``alpha * checkpoint + (1 - alpha) * blend``, parameter by
+    parameter (weight-space interpolation: part of the fine-tune's gain, less of its forgetting)."""
+    import torch
     from ultralytics.utils.torch_utils import strip_optimizer
 
     checkpoint, dest = Path(checkpoint), Path(dest)
     if not checkpoint.is_file():
         raise UserError(f"checkpoint not found: {checkpoint}")
+    if blend is not None and not Path(blend).is_file():
+        raise UserError(f"--blend weights not found: {blend}")
+    if not 0.0 < alpha <= 1.0:
+        raise UserError(f"--alpha {alpha}: expected a number in (0, 1]")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".partial")
     if not strip_optimizer(str(checkpoint), s=str(tmp)):
         raise UserError(f"{checkpoint} is not an ultralytics checkpoint")
+    if blend is not None:
+        ckpt = torch.load(tmp, map_location="cpu", weights_only=False)
+        other = torch.load(blend, map_location="cpu", weights_only=False)
+        model, base = ckpt["model"].float(), other["model"].float().state_dict()
+        mine = model.state_dict()
+        if mine.keys() != base.keys() or any(mine[k].shape != base[k].shape for k in mine) \
+                or ckpt["model"].names != other["model"].names:
+            tmp.unlink()
+            raise UserError(f"--blend {blend}: not the same architecture and classes as {checkpoint}")
+        model.load_state_dict({k: alpha * v + (1 - alpha) * base[k] if v.dtype.is_floating_point else v
+                               for k, v in mine.items()})
+        ckpt["model"] = model.half()
+        ckpt["train_args"] = {**(ckpt.get("train_args") or {}), "blend": str(blend), "blend_alpha": alpha}
+        torch.save(ckpt, tmp)
     tmp.replace(dest)  # the previous file stays until the new one is complete
     return dest

@@ -63,6 +63,9 @@ def register(subparsers) -> None:
     sh = subparsers.add_parser("ship-weights", help="strip a checkpoint's optimizer state and copy it to models/weights/")
     sh.add_argument("checkpoint", type=Path)
     sh.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS)
+    sh.add_argument("--blend", type=Path, default=None, help="interpolate with these weights (same classes), "
+                    "e.g. the model the run started from")
+    sh.add_argument("--alpha", type=float, default=1.0, help="with --blend: the checkpoint's share (0-1]")
     sh.set_defaults(func=cmd_ship)
 
     ev = subparsers.add_parser("eval", help="evaluate a model on a YOLO-format dataset (classes matched by name)")
@@ -148,7 +151,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_ship(args: argparse.Namespace) -> int:
     from models.train import ship
 
-    dest = ship(args.checkpoint, args.out)
+    if args.alpha != 1.0 and args.blend is None:
+        raise UserError("--alpha needs --blend WEIGHTS")
+    dest = ship(args.checkpoint, args.out, args.blend, args.alpha)
     print(f"shipped {dest} ({dest.stat().st_size / 1e6:.1f} MB)")
     return 0
 

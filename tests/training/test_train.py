@@ -54,3 +54,24 @@ def test_resume_without_a_run_is_a_clear_error(tmp_path, capsys):
 def test_train_with_missing_dataset_is_a_clear_error(tmp_path, capsys):
     assert main(["train", "--data", str(tmp_path / "missing.yaml"), "--run-dir", str(tmp_path / "r")]) == 2
     assert "dataset yaml not found" in capsys.readouterr().err
+
+
+def test_ship_blends_two_weights_of_the_same_model(tmp_path, fire_like, tiny_model):
+    from ultralytics import YOLO
+
+    recipe = tiny_recipe(tmp_path, fire_like, epochs=1)
+    with pytest.raises(UserError, match="same architecture and classes"):
+        ship(tiny_model, tmp_path / "x.pt", blend=recipe.base, alpha=0.5)  # 80 COCO classes
+    assert not (tmp_path / "x.pt").exists() and not (tmp_path / "x.pt.partial").exists()
+    start = ship(tiny_model, tmp_path / "start.pt")
+    raw = torch.load(start, map_location="cpu", weights_only=False)
+    for p in raw["model"].parameters():
+        p.data.zero_()
+    torch.save(raw, start)  # the same model with every weight 0
+    mixed = ship(tiny_model, tmp_path / "mixed.pt", blend=start, alpha=0.25)
+    a = torch.load(mixed, map_location="cpu", weights_only=False)["model"].float().state_dict()
+    b = torch.load(tiny_model, map_location="cpu", weights_only=False)["model"].float().state_dict()
+    key = next(k for k, v in b.items() if v.dtype.is_floating_point and v.abs().sum() > 0 and "weight" in k)
+    assert torch.allclose(a[key], 0.25 * b[key], atol=1e-3)
+    assert YOLO(str(mixed)).names == YOLO(str(tiny_model)).names
+    assert main(["ship-weights", str(tiny_model), "--out", str(tmp_path / "y.pt"), "--alpha", "0.5"]) == 2
