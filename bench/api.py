@@ -19,7 +19,8 @@ The CPU column (seconds the API's processes and the bench database's PostgreSQL 
 spent, per request) does not depend on what else the machine runs; latency and req/s do.
 
 3. The tickets table is filled to ``--tickets`` rows (COPY: 90 days, 8 types, 4 grids, 40
-   cameras, every status), VACUUMed and ANALYZEd (as autovacuum leaves a table that size), then ``GET /api/v1/tickets`` with a mix of filters
+   cameras, every status), VACUUMed and ANALYZEd (as autovacuum leaves a table that size), then
+   ``GET /api/v1/tickets`` with a mix of filters
    (status, type, grid, department, camera, time range, bbox, severity, sort): a closed loop
    (capacity) and an open loop at ``--list-rate`` requests/s (latency as operators' screens
    see it). Target: p99 < 50 ms.

@@ -317,8 +317,8 @@ class Verifier:
 def start_verifier(procs, *, api_url: str | None = None, window_s: float | None = None,
                    blur_people: bool = True) -> Verifier:
     """A started verifier for the processors of ``gridsight watch`` or a worker's leased cameras
-    (settings: API URL and key,
-    ``GRIDSIGHT_VERIFY_WINDOW_S``, ``GRIDSIGHT_MQTT_HOST``/``PORT``, language)."""
+    (settings: API URL and key, ``GRIDSIGHT_VERIFY_WINDOW_S``, ``GRIDSIGHT_MQTT_HOST``/``PORT``,
+    language)."""
     from gridsight.settings import get_settings
 
     s = get_settings()

@@ -11,11 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
-
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
-
 
 
 def _json_dumps(value) -> str:

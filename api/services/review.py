@@ -146,15 +146,15 @@ def lift(session: Session, mute_id: int, actor: Principal, now: datetime, note: 
     return mute
 
 
-def _place(camera_id: str, zone_id: str | None, issue_type: str):
-    zone = Mute.zone_id.is_(None) if zone_id is None else Mute.zone_id == zone_id
-    return and_(Mute.camera_id == camera_id, zone, Mute.issue_type == issue_type)
+def _place(camera_id, zone_id, issue_type):
+    """Mutes of one camera, zone (None: the whole camera) and issue type; values or bind parameters."""
+    return and_(Mute.camera_id == camera_id, Mute.zone_id.is_not_distinct_from(zone_id), Mute.issue_type == issue_type)
 
 
 # Asked before every new ticket: built once, values bound (no per-call statement building).
 ACTIVE_MUTE = (select(Mute.id, Mute.ticket_id, Mute.last_key)
-               .where(Mute.camera_id == bindparam("camera"), Mute.zone_id.is_not_distinct_from(bindparam("zone")),
-                      Mute.issue_type == bindparam("itype"), Mute.lifted_at.is_(None), Mute.until > bindparam("now"))
+               .where(_place(bindparam("camera"), bindparam("zone"), bindparam("itype")), Mute.lifted_at.is_(None),
+                      Mute.until > bindparam("now"))
                .order_by(Mute.until.desc()).limit(1))
 
 

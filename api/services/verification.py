@@ -36,6 +36,13 @@ FONTS = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/tru
 IMAGE_KINDS = ("before", "after_raw", "after_annotated", "before_after")
 OFFLINE_TRIES = 3  # camera checks of one resolve that may find the camera offline
 OFFLINE_RETRY_AFTER = timedelta(minutes=10)  # before the camera is asked again
+OFFLINE = Verification.outcome == "camera_offline"
+
+
+def _camera_check_of(ticket_id, resolved_at):
+    """Camera verifications of one resolve of a ticket (values, or the Ticket columns in a subquery)."""
+    return and_(Verification.ticket_id == ticket_id, Verification.method == "camera",
+                Verification.resolved_at == resolved_at)
 
 
 def require_resolved(ticket: Ticket, resolved_at: datetime | None = None) -> None:
@@ -102,12 +109,10 @@ def apply(session: Session, ticket: Ticket, *, method: str, outcome: str, actor,
         applied = "verify"
     elif outcome == "camera_offline":
         tries = 1 + (0 if method != "camera" else session.scalar(
-            select(func.count()).select_from(Verification).where(
-                Verification.ticket_id == ticket.id, Verification.method == "camera",
-                Verification.outcome == "camera_offline", Verification.resolved_at == checked)))
-        then = (f"the camera is asked again in {OFFLINE_RETRY_AFTER.total_seconds() / 60:.0f} min (check {tries} of "
-                f"{OFFLINE_TRIES}) / {OFFLINE_RETRY_AFTER.total_seconds() / 60:.0f} 分钟后再次复核"
-                if tries < OFFLINE_TRIES else "a person must verify it / 请人工复核")
+            select(func.count()).select_from(Verification).where(_camera_check_of(ticket.id, checked), OFFLINE)))
+        minutes = f"{OFFLINE_RETRY_AFTER.total_seconds() / 60:.0f}"
+        then = (f"the camera is asked again in {minutes} min (check {tries} of {OFFLINE_TRIES}) / "
+                f"{minutes} 分钟后再次复核" if tries < OFFLINE_TRIES else "a person must verify it / 请人工复核")
         record(session, ticket, actor, "verification", now, ticket.status, ticket.status,
                f"camera {ticket.camera_id} could not verify the fix: {reason.strip()}; the ticket stays resolved; "
                f"{then} / 摄像头无法复核，工单保持已解决", {"outcome": outcome, "check": tries})
@@ -188,15 +193,13 @@ def pending_camera_checks(session: Session, cameras: list[str] | None = None, li
     """Resolved camera tickets whose latest resolve no camera check has answered yet, oldest first.
     A check that found the camera offline answers nothing: the ticket is pending again
     :data:`OFFLINE_RETRY_AFTER` after it, until :data:`OFFLINE_TRIES` checks found it offline."""
-    this_resolve = and_(Verification.ticket_id == Ticket.id, Verification.method == "camera",
-                        Verification.resolved_at == Ticket.resolved_at)
-    offline = Verification.outcome == "camera_offline"
-    answered = exists().where(this_resolve, ~offline)
-    offline_tries = select(func.count()).select_from(Verification).where(this_resolve, offline).scalar_subquery()
+    this_resolve = _camera_check_of(Ticket.id, Ticket.resolved_at)
+    answered = exists().where(this_resolve, ~OFFLINE)
+    offline_tries = select(func.count()).select_from(Verification).where(this_resolve, OFFLINE).scalar_subquery()
     stmt = select(Ticket).where(Ticket.status == "resolved", Ticket.source == "camera", Ticket.camera_id.is_not(None),
                                 ~answered, offline_tries < OFFLINE_TRIES)
     if now is not None:
-        stmt = stmt.where(~exists().where(this_resolve, offline, Verification.at > now - OFFLINE_RETRY_AFTER))
+        stmt = stmt.where(~exists().where(this_resolve, OFFLINE, Verification.at > now - OFFLINE_RETRY_AFTER))
     if cameras:
         stmt = stmt.where(Ticket.camera_id.in_(cameras))
     return list(session.scalars(stmt.order_by(Ticket.resolved_at, Ticket.id).limit(limit)))
