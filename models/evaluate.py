@@ -106,8 +106,17 @@ def read_dataset_yaml(path: Path) -> tuple[dict[int, str], list[Path]]:
     split = doc.get("val") or doc.get("test")
     if not split:
         raise UserError(f"{path} has no `val` (or `test`) split")
+    images = split_images(split if isinstance(split, list) else [split], root, path)
+    if not images:
+        raise UserError(f"{path}: no images in its val split")
+    return names, images
+
+
+def split_images(entries: list, root: Path, yaml_path: Path) -> list[Path]:
+    """The images of a data yaml's split: folders (searched recursively) and ``.txt`` lists (one
+    path a line, relative to the list), each entry relative to ``root`` unless absolute."""
     images: list[Path] = []
-    for entry in split if isinstance(split, list) else [split]:
+    for entry in entries:
         p = Path(os.path.expanduser(str(entry)))
         p = p if p.is_absolute() else root / p
         if p.is_dir():
@@ -118,10 +127,8 @@ def read_dataset_yaml(path: Path) -> tuple[dict[int, str], list[Path]]:
                     q = Path(line.strip())
                     images.append(q if q.is_absolute() else p.parent / q)
         else:
-            raise UserError(f"{path}: split {entry!r} not found at {p}")
-    if not images:
-        raise UserError(f"{path}: no images in its val split")
-    return names, images
+            raise UserError(f"{yaml_path}: split {entry!r} not found at {p}")
+    return images
 
 
 def label_path(image: Path) -> Path:

@@ -214,6 +214,20 @@ def _split_dirs(doc: dict, root: Path, key: str) -> list[str]:
     return [str(p if (p := Path(v)).is_absolute() else (root / p).resolve()) for v in values]
 
 
+def _images_with_class(train: list[str], root: Path, base: Path, class_id: int) -> list[str]:
+    """The training images (of folders or lists) whose YOLO label file has a box of ``class_id``."""
+    from models.evaluate import label_path, split_images
+
+    found, prefix = [], f"{class_id} "
+    for img in dict.fromkeys(split_images(train, root, base)):
+        try:
+            if any(line.startswith(prefix) for line in label_path(img).read_text(encoding="utf-8").splitlines()):
+                found.append(str(img))
+        except OSError:
+            continue  # an image without a label file has no box of any class
+    return found
+
+
 def _load(path: Path) -> tuple[dict, Path, list[str]]:
     try:
         doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
@@ -227,14 +241,19 @@ def _load(path: Path) -> tuple[dict, Path, list[str]]:
     return doc, root, [str(n) for n in names]
 
 
-def combine(base: Path, extras: list[Path], dest: Path, repeat: dict[str, int] | None = None) -> Path:
+def combine(base: Path, extras: list[Path], dest: Path, repeat: dict[str, int] | None = None,
+            repeat_class: dict[str, int] | None = None) -> Path:
     """A data yaml at ``dest`` that trains on ``base`` plus every extra (a review export folder or
     its data.yaml) and validates on all their val splits. The class lists must be the same.
 
     ``repeat``: source name -> N, that source's training images N times per epoch (its
-    ``train-SOURCE.txt`` list, written by ``gridsight dataset prepare``, added N - 1 more times)."""
+    ``train-SOURCE.txt`` list, written by ``gridsight dataset prepare``, added N - 1 more times).
+    ``repeat_class``: class name -> N, every base training image with a box of that class N times
+    per epoch (a list written beside ``dest``): rare classes (a bus in a few street photos) stay
+    in view while the mix leans on others."""
     doc, root, names = _load(base)
     train, val = _split_dirs(doc, root, "train"), _split_dirs(doc, root, "val")
+    base_train = list(train)
     for source, times in (repeat or {}).items():
         lst = root / f"train-{source}.txt"
         if not lst.is_file():
@@ -243,6 +262,18 @@ def combine(base: Path, extras: list[Path], dest: Path, repeat: dict[str, int] |
                             f"(sources: {', '.join(known) or 'none; prepare the set again'})")
         if times < 1:
             raise UserError(f"--repeat {source}={times}: N must be 1 or more")
+        train += [str(lst)] * (times - 1)
+    for name, times in (repeat_class or {}).items():
+        if name not in names:
+            raise UserError(f"--repeat-class {name}: no such class in {base} (classes: {', '.join(names)})")
+        if times < 1:
+            raise UserError(f"--repeat-class {name}={times}: N must be 1 or more")
+        with_class = _images_with_class(base_train, root, base, names.index(name))
+        if not with_class:
+            raise UserError(f"--repeat-class {name}: no training image of {base} has a {name} box")
+        lst = dest.with_name(f"{dest.stem}.class-{name.replace(' ', '_')}.txt")
+        lst.parent.mkdir(parents=True, exist_ok=True)
+        lst.write_text("".join(f"{p}\n" for p in with_class), encoding="utf-8")
         train += [str(lst)] * (times - 1)
     for extra in extras:
         extra = Path(extra)

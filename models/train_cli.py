@@ -52,6 +52,9 @@ def register(subparsers) -> None:
     tr.add_argument("--repeat", action="append", default=[], metavar="SOURCE=N",
                     help="show SOURCE's training images N times per epoch, e.g. fire-smoke=3 (repeatable; with "
                     "--resume: the mix for the remaining epochs)")
+    tr.add_argument("--repeat-class", action="append", default=[], metavar="CLASS=N",
+                    help="show every training image with a CLASS box N times per epoch, e.g. bus=8 (repeatable; "
+                    "keeps rare classes from being forgotten)")
     tr.add_argument("--device", default="cpu", help="cpu, 0 (first GPU), ...")
     tr.add_argument("--fraction", type=float, default=1.0, help="use this fraction of the training images")
     tr.add_argument("--no-val", action="store_true", help="skip validation after each epoch")
@@ -108,13 +111,14 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_repeat(values: list[str]) -> dict[str, int]:
+def _parse_repeat(values: list[str], flag: str = "--repeat", example: str = "SOURCE=N, e.g. fire-smoke=3") \
+        -> dict[str, int]:
     out: dict[str, int] = {}
     for v in values:
-        source, sep, n = v.partition("=")
-        if not sep or not source or not n.strip().isdigit():
-            raise UserError(f"--repeat {v!r}: expected SOURCE=N, e.g. fire-smoke=3")
-        out[source.strip()] = int(n)
+        key, sep, n = v.partition("=")
+        if not sep or not key.strip() or not n.strip().isdigit():
+            raise UserError(f"{flag} {v!r}: expected {example}")
+        out[key.strip()] = int(n)
     return out
 
 
@@ -130,11 +134,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     data = args.data or default_dataset_dir("gridsight-issues") / "data.yaml"
     run_dir = args.run_dir or Path.home() / ".cache" / "gridsight" / "runs" / "issues"
     repeat = _parse_repeat(args.repeat)
+    repeat_class = _parse_repeat(args.repeat_class, "--repeat-class", "CLASS=N, e.g. bus=8")
     resume_data = None
-    if args.extra_data or repeat:  # base + extras/repeats in one data yaml beside the run
+    if args.extra_data or repeat or repeat_class:  # base + extras/repeats in one data yaml beside the run
         from models.review_export import combine
 
-        data = combine(data, args.extra_data, Path(run_dir).expanduser().resolve().with_suffix(".data.yaml"), repeat)
+        data = combine(data, args.extra_data, Path(run_dir).expanduser().resolve().with_suffix(".data.yaml"), repeat,
+                       repeat_class)
         resume_data = data if args.resume else None  # a resumed run trains on with the new mix
     recipe = Recipe(
         data=data, base=args.base or data_dir / "weights" / "coco-yolo11n-rebuilt.pt", run_dir=run_dir,

@@ -202,6 +202,40 @@ def test_repeat_of_an_unknown_source_or_bad_count_is_a_clear_error(prepared, tmp
     assert "expected SOURCE=N" in capsys.readouterr().err
 
 
+def test_repeat_class_shows_every_image_with_that_class_n_times(prepared, tmp_path):
+    from models.review_export import combine
+    from ultralytics.data.dataset import YOLODataset
+    from ultralytics.data.utils import check_det_dataset
+
+    out, report, _, _ = prepared
+    labels = sorted((out / "labels" / "train").glob("water__*.txt"))[:2]
+    for lbl in labels:  # two water photos now also show a bus (class 1)
+        lbl.write_text(lbl.read_text() + "1 0.5 0.5 0.2 0.2\n")
+    dest = combine(out / "data.yaml", [], tmp_path / "run.data.yaml", {"fire-smoke": 2}, {"bus": 4})
+    data = check_det_dataset(str(dest))
+    ds = YOLODataset(img_path=data["train"], data=data, imgsz=64, augment=False)
+    seen = [Path(f).stem for f in ds.im_files]
+    assert {lbl.stem: seen.count(lbl.stem) for lbl in labels} == {lbl.stem: 4 for lbl in labels}
+    train = report["splits"]["train"]["by_source"]
+    assert len(seen) == sum(train.values()) + train["fire-smoke"] + 3 * len(labels)
+    assert len(ds.labels) == len(seen)
+
+
+def test_repeat_class_errors_are_clear(prepared, tmp_path, capsys):
+    from models.review_export import combine
+
+    out, _, _, _ = prepared
+    with pytest.raises(UserError, match="no such class.*person, bus, fire, smoke, water"):
+        combine(out / "data.yaml", [], tmp_path / "x.yaml", None, {"lorry": 2})
+    with pytest.raises(UserError, match="no training image .* has a bus box"):
+        combine(out / "data.yaml", [], tmp_path / "x.yaml", None, {"bus": 2})
+    with pytest.raises(UserError, match="1 or more"):
+        combine(out / "data.yaml", [], tmp_path / "x.yaml", None, {"fire": 0})
+    assert main(["train", "--data", str(out / "data.yaml"), "--repeat-class", "bus",
+                 "--run-dir", str(tmp_path / "r")]) == 2
+    assert "expected CLASS=N" in capsys.readouterr().err
+
+
 def test_a_stopped_run_trains_on_with_a_new_mix(prepared, tmp_path):
     """`train --resume --repeat ...`: the remaining epochs see the new mix, the schedule goes on."""
     import torch
