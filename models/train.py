@@ -36,6 +36,7 @@ class Recipe:
     seed: int = 0
     val: bool = True
     fraction: float = 1.0
+    save_period: int = -1  # > 0: also keep RUN/weights/epochN.pt every N epochs (for ship-weights averaging)
 
 
 def last_checkpoint(run_dir: Path) -> Path:
@@ -102,44 +103,70 @@ def train(recipe: Recipe, resume: bool = False, callbacks: dict | None = None, r
         freeze=recipe.freeze or None, close_mosaic=recipe.close_mosaic, lr0=recipe.lr0, patience=recipe.patience,
         optimizer=recipe.optimizer, warmup_epochs=recipe.warmup_epochs,
         device=recipe.device, seed=recipe.seed, deterministic=True, workers=0, val=recipe.val,
-        fraction=recipe.fraction, project=str(run_dir.parent), name=run_dir.name, exist_ok=True, plots=False,
+        fraction=recipe.fraction, save_period=recipe.save_period, project=str(run_dir.parent), name=run_dir.name,
+        exist_ok=True, plots=False,
         amp=recipe.device != "cpu", verbose=True,
     )
 
 
-def ship(checkpoint: Path, dest: Path, blend: Path | None = None, alpha: float = 1.0) -> Path:
+def ship(checkpoint: Path | list[Path], dest: Path, blend: Path | None = None, alpha: float = 1.0) -> Path:
     """Copy a checkpoint without optimizer state (a small inference file) to ``dest``.
 
+    ``checkpoint``: one checkpoint, or several of the same run (e.g. its last epochs' ``epochN.pt``),
+    whose weights are averaged parameter by parameter (a uniform "model soup": steadier than any
+    one epoch when per-epoch scores swing).
     ``blend``: weights of the same architecture and classes (typically the model the run started
     from); the shipped weights are ``alpha * checkpoint + (1 - alpha) * blend``, parameter by
     parameter (weight-space interpolation: part of the fine-tune's gain, less of its forgetting)."""
     import torch
     from ultralytics.utils.torch_utils import strip_optimizer
 
-    checkpoint, dest = Path(checkpoint), Path(dest)
-    if not checkpoint.is_file():
-        raise UserError(f"checkpoint not found: {checkpoint}")
+    checkpoints = [Path(c) for c in (checkpoint if isinstance(checkpoint, (list, tuple)) else [checkpoint])]
+    dest = Path(dest)
+    for c in checkpoints:
+        if not c.is_file():
+            raise UserError(f"checkpoint not found: {c}")
     if blend is not None and not Path(blend).is_file():
         raise UserError(f"--blend weights not found: {blend}")
     if not 0.0 < alpha <= 1.0:
         raise UserError(f"--alpha {alpha}: expected a number in (0, 1]")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".partial")
-    if not strip_optimizer(str(checkpoint), s=str(tmp)):
-        raise UserError(f"{checkpoint} is not an ultralytics checkpoint")
+    if not strip_optimizer(str(checkpoints[-1]), s=str(tmp)):
+        raise UserError(f"{checkpoints[-1]} is not an ultralytics checkpoint")
+    if len(checkpoints) == 1 and blend is None:
+        tmp.replace(dest)
+        return dest
+    ckpt = torch.load(tmp, map_location="cpu", weights_only=False)
+    model = ckpt["model"].float()
+    mine = model.state_dict()
+
+    def weights_of(path: Path, what: str) -> dict:
+        other = torch.load(path, map_location="cpu", weights_only=False)
+        net = (other.get("ema") or other.get("model")) if isinstance(other, dict) else None
+        if net is None or not hasattr(net, "state_dict"):
+            raise UserError(f"{what} {path}: not an ultralytics checkpoint")
+        sd = net.float().state_dict()
+        if sd.keys() != mine.keys() or any(sd[k].shape != mine[k].shape for k in mine) \
+                or getattr(net, "names", None) != ckpt["model"].names:
+            raise UserError(f"{what} {path}: not the same architecture and classes as {checkpoints[-1]}")
+        return sd
+
+    try:
+        soup = [weights_of(c, "checkpoint") for c in checkpoints[:-1]] + [mine]
+        mixed = {k: sum(sd[k] for sd in soup) / len(soup) if v.dtype.is_floating_point else v for k, v in mine.items()}
+        if blend is not None:
+            base = weights_of(Path(blend), "--blend")
+            mixed = {k: alpha * v + (1 - alpha) * base[k] if v.dtype.is_floating_point else v for k, v in mixed.items()}
+    except UserError:
+        tmp.unlink()
+        raise
+    model.load_state_dict(mixed)
+    ckpt["model"] = model.half()
+    extra = {"averaged": [str(c) for c in checkpoints]} if len(checkpoints) > 1 else {}
     if blend is not None:
-        ckpt = torch.load(tmp, map_location="cpu", weights_only=False)
-        other = torch.load(blend, map_location="cpu", weights_only=False)
-        model, base = ckpt["model"].float(), other["model"].float().state_dict()
-        mine = model.state_dict()
-        if mine.keys() != base.keys() or any(mine[k].shape != base[k].shape for k in mine) \
-                or ckpt["model"].names != other["model"].names:
-            tmp.unlink()
-            raise UserError(f"--blend {blend}: not the same architecture and classes as {checkpoint}")
-        model.load_state_dict({k: alpha * v + (1 - alpha) * base[k] if v.dtype.is_floating_point else v
-                               for k, v in mine.items()})
-        ckpt["model"] = model.half()
-        ckpt["train_args"] = {**(ckpt.get("train_args") or {}), "blend": str(blend), "blend_alpha": alpha}
-        torch.save(ckpt, tmp)
+        extra |= {"blend": str(blend), "blend_alpha": alpha}
+    ckpt["train_args"] = {**(ckpt.get("train_args") or {}), **extra}
+    torch.save(ckpt, tmp)
     tmp.replace(dest)  # the previous file stays until the new one is complete
     return dest

@@ -57,6 +57,8 @@ def register(subparsers) -> None:
                     "keeps rare classes from being forgotten)")
     tr.add_argument("--device", default="cpu", help="cpu, 0 (first GPU), ...")
     tr.add_argument("--fraction", type=float, default=1.0, help="use this fraction of the training images")
+    tr.add_argument("--save-period", type=int, default=-1, metavar="N",
+                    help="also keep RUN/weights/epochK.pt every N epochs (to average the last ones with ship-weights)")
     tr.add_argument("--no-val", action="store_true", help="skip validation after each epoch")
     tr.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last.pt")
     tr.add_argument("--extra-data", type=Path, action="append", default=[], help="also train on this dataset, e.g. "
@@ -64,7 +66,8 @@ def register(subparsers) -> None:
     tr.set_defaults(func=cmd_train)
 
     sh = subparsers.add_parser("ship-weights", help="strip a checkpoint's optimizer state and copy it to models/weights/")
-    sh.add_argument("checkpoint", type=Path)
+    sh.add_argument("checkpoint", type=Path, nargs="+", help="a checkpoint; several (of one run, e.g. its last "
+                    "epochs' epochN.pt) are averaged parameter by parameter")
     sh.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS)
     sh.add_argument("--blend", type=Path, default=None, help="interpolate with these weights (same classes), "
                     "e.g. the model the run started from")
@@ -147,7 +150,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         epochs=args.epochs or 12, imgsz=args.imgsz, batch=args.batch, freeze=args.freeze,
         close_mosaic=(args.epochs or 12) if args.close_mosaic is None else args.close_mosaic, lr0=args.lr0,
         optimizer=args.optimizer, warmup_epochs=args.warmup_epochs,
-        device=args.device, val=not args.no_val, fraction=args.fraction,
+        device=args.device, val=not args.no_val, fraction=args.fraction, save_period=args.save_period,
     )
     train(recipe, resume=args.resume, resume_epochs=args.epochs if args.resume else None, resume_data=resume_data)
     print(f"checkpoints in {Path(run_dir).expanduser() / 'weights'}")

@@ -18,6 +18,7 @@ def test_train_interrupted_then_resumed_with_a_new_plan(tmp_path, fire_like):
     from ultralytics import YOLO
 
     recipe = tiny_recipe(tmp_path, fire_like, epochs=3)
+    recipe.save_period = 1  # every epoch's weights kept too, for ship-weights averaging
     run = recipe.run_dir
 
     def stop_after_first_epoch(trainer):
@@ -36,6 +37,7 @@ def test_train_interrupted_then_resumed_with_a_new_plan(tmp_path, fire_like):
     train(recipe, resume=True, resume_epochs=2)  # re-planned: 2 epochs in all instead of 3
     rows = (run / "results.csv").read_text().strip().splitlines()
     assert len(rows) == 3  # header + epochs 1 and 2
+    assert sorted(p.name for p in (run / "weights").glob("epoch*.pt")) == ["epoch0.pt", "epoch1.pt"]
     assert YOLO(str(last_checkpoint(run))).names == {0: "fire", 1: "nothing", 2: "smoke"}
     with pytest.raises(UserError, match="finished run: nothing to resume"):
         train(recipe, resume=True, resume_epochs=4)  # a finished run's checkpoint is stripped: refuse it
@@ -75,3 +77,31 @@ def test_ship_blends_two_weights_of_the_same_model(tmp_path, fire_like, tiny_mod
     assert torch.allclose(a[key], 0.25 * b[key], atol=1e-3)
     assert YOLO(str(mixed)).names == YOLO(str(tiny_model)).names
     assert main(["ship-weights", str(tiny_model), "--out", str(tmp_path / "y.pt"), "--alpha", "0.5"]) == 2
+
+
+def test_ship_averages_several_checkpoints(tmp_path, tiny_model, capsys):
+    from ultralytics import YOLO
+
+    ones = ship(tiny_model, tmp_path / "a.pt")
+    raw = torch.load(ones, map_location="cpu", weights_only=False)
+    for p in raw["model"].parameters():
+        p.data.fill_(1.0)
+    torch.save(raw, ones)
+    threes = tmp_path / "b.pt"
+    for p in raw["model"].parameters():
+        p.data.fill_(3.0)
+    torch.save(raw, threes)
+    assert main(["ship-weights", str(ones), str(threes), str(threes), "--out", str(tmp_path / "soup.pt")]) == 0
+    soup = YOLO(str(tmp_path / "soup.pt")).model
+    assert all(torch.allclose(p.float(), torch.full_like(p.float(), 7 / 3), atol=1e-2) for p in soup.parameters())
+    # and then blended: 0.5 x soup + 0.5 x ones
+    ship([ones, threes], tmp_path / "mixed.pt", blend=ones, alpha=0.5)
+    mixed = torch.load(tmp_path / "mixed.pt", map_location="cpu", weights_only=False)
+    assert all(torch.allclose(p.float(), torch.full_like(p.float(), 1.5), atol=1e-2) for p in mixed["model"].parameters())
+    assert mixed["train_args"]["averaged"] == [str(ones), str(threes)]
+    # a checkpoint of another model is refused; nothing is written
+    coco = tmp_path / "coco.pt"
+    YOLO("yolo11n.yaml").save(str(coco))
+    assert main(["ship-weights", str(ones), str(coco), "--out", str(tmp_path / "bad.pt")]) == 2
+    assert "not the same architecture and classes" in capsys.readouterr().err
+    assert not (tmp_path / "bad.pt").exists() and not (tmp_path / "bad.pt.partial").exists()
