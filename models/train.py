@@ -142,7 +142,10 @@ def ship(checkpoint: Path | list[Path], dest: Path, blend: Path | None = None, a
     mine = model.state_dict()
 
     def weights_of(path: Path, what: str) -> dict:
-        other = torch.load(path, map_location="cpu", weights_only=False)
+        try:
+            other = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as exc:  # not a torch file at all (pickle, zip or EOF errors)
+            raise UserError(f"{what} {path}: not an ultralytics checkpoint ({exc})") from None
         net = (other.get("ema") or other.get("model")) if isinstance(other, dict) else None
         if net is None or not hasattr(net, "state_dict"):
             raise UserError(f"{what} {path}: not an ultralytics checkpoint")

@@ -105,3 +105,8 @@ def test_ship_averages_several_checkpoints(tmp_path, tiny_model, capsys):
     assert main(["ship-weights", str(ones), str(coco), "--out", str(tmp_path / "bad.pt")]) == 2
     assert "not the same architecture and classes" in capsys.readouterr().err
     assert not (tmp_path / "bad.pt").exists() and not (tmp_path / "bad.pt.partial").exists()
+    text = tmp_path / "notes.txt"
+    text.write_text("# not weights\n")
+    assert main(["ship-weights", str(text), str(ones), "--out", str(tmp_path / "bad.pt")]) == 2
+    assert "notes.txt: not an ultralytics checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "bad.pt").exists() and not (tmp_path / "bad.pt.partial").exists()
