@@ -109,15 +109,30 @@ def train(recipe: Recipe, resume: bool = False, callbacks: dict | None = None, r
     )
 
 
-def ship(checkpoint: Path | list[Path], dest: Path, blend: Path | None = None, alpha: float = 1.0) -> Path:
+def parse_layers(spec: str) -> set[int]:
+    """``"0-10"`` / ``"0-4,9,11-22"`` -> layer indices (the N of ``model.N.*``)."""
+    out: set[int] = set()
+    for part in (p.strip() for p in spec.split(",")):
+        lo, sep, hi = part.partition("-")
+        if not lo.strip().isdigit() or (sep and not hi.strip().isdigit()) or (sep and int(hi) < int(lo)):
+            raise UserError(f"--layers {spec!r}: expected layer numbers and ranges, e.g. 0-10 or 0-4,9")
+        out.update(range(int(lo), int(hi if sep else lo) + 1))
+    return out
+
+
+def ship(checkpoint: Path | list[Path], dest: Path, blend: Path | None = None, alpha: float = 1.0,
+         layers: set[int] | None = None) -> Path:
     """Copy a checkpoint without optimizer state (a small inference file) to ``dest``.
 
     ``checkpoint``: one checkpoint, or several of the same run (e.g. its last epochs' ``epochN.pt``),
     whose weights are averaged parameter by parameter (a uniform "model soup": steadier than any
     one epoch when per-epoch scores swing).
-    ``blend``: weights of the same architecture and classes (typically the model the run started
-    from); the shipped weights are ``alpha * checkpoint + (1 - alpha) * blend``, parameter by
-    parameter (weight-space interpolation: part of the fine-tune's gain, less of its forgetting)."""
+    ``blend``: weights to interpolate with, parameter by parameter: ``alpha * checkpoint + (1 - alpha)
+    * blend`` (weight-space interpolation: part of the fine-tune's gain, less of its forgetting).
+    ``layers``: only these layers (``model.N``) are interpolated, the rest is the checkpoint's. Then
+    ``blend`` may be a model with other classes (e.g. the COCO model a run started from: its
+    backbone and neck have the same shapes), as long as the layers named match in shape; without
+    ``layers`` it must be the same architecture with the same classes."""
     import torch
     from ultralytics.utils.torch_utils import strip_optimizer
 
@@ -140,8 +155,12 @@ def ship(checkpoint: Path | list[Path], dest: Path, blend: Path | None = None, a
     ckpt = torch.load(tmp, map_location="cpu", weights_only=False)
     model = ckpt["model"].float()
     mine = model.state_dict()
+    head = len(model.model) - 1  # the Detect layer: its class rows only mean the same with the same names
 
-    def weights_of(path: Path, what: str) -> dict:
+    def layer(key: str) -> int:
+        return int(key.split(".")[1])
+
+    def weights_of(path: Path, what: str, keys) -> dict:
         try:
             other = torch.load(path, map_location="cpu", weights_only=False)
         except Exception as exc:  # not a torch file at all (pickle, zip or EOF errors)
@@ -150,17 +169,21 @@ def ship(checkpoint: Path | list[Path], dest: Path, blend: Path | None = None, a
         if net is None or not hasattr(net, "state_dict"):
             raise UserError(f"{what} {path}: not an ultralytics checkpoint")
         sd = net.float().state_dict()
-        if sd.keys() != mine.keys() or any(sd[k].shape != mine[k].shape for k in mine) \
-                or getattr(net, "names", None) != ckpt["model"].names:
-            raise UserError(f"{what} {path}: not the same architecture and classes as {checkpoints[-1]}")
+        same_names = getattr(net, "names", None) == ckpt["model"].names or all(layer(k) != head for k in keys)
+        if not keys or any(k not in sd or sd[k].shape != mine[k].shape for k in keys) or not same_names:
+            scope = f"in layers {_ranges(layers)}" if layers and what == "--blend" else "and classes"
+            raise UserError(f"{what} {path}: not the same architecture {scope} as {checkpoints[-1]}")
         return sd
 
     try:
-        soup = [weights_of(c, "checkpoint") for c in checkpoints[:-1]] + [mine]
+        soup = [weights_of(c, "checkpoint", list(mine)) for c in checkpoints[:-1]] + [mine]
         mixed = {k: sum(sd[k] for sd in soup) / len(soup) if v.dtype.is_floating_point else v for k, v in mine.items()}
         if blend is not None:
-            base = weights_of(Path(blend), "--blend")
-            mixed = {k: alpha * v + (1 - alpha) * base[k] if v.dtype.is_floating_point else v for k, v in mixed.items()}
+            keys = [k for k, v in mine.items() if v.dtype.is_floating_point and (layers is None or layer(k) in layers)]
+            if not keys:
+                raise UserError(f"--layers {_ranges(layers or set())}: {checkpoints[-1]} has layers 0-{head}")
+            base = weights_of(Path(blend), "--blend", keys)
+            mixed |= {k: alpha * mixed[k] + (1 - alpha) * base[k] for k in keys}
     except UserError:
         tmp.unlink()
         raise
@@ -168,8 +191,21 @@ def ship(checkpoint: Path | list[Path], dest: Path, blend: Path | None = None, a
     ckpt["model"] = model.half()
     extra = {"averaged": [str(c) for c in checkpoints]} if len(checkpoints) > 1 else {}
     if blend is not None:
-        extra |= {"blend": str(blend), "blend_alpha": alpha}
+        extra |= {"blend": str(blend), "blend_alpha": alpha} | ({"blend_layers": _ranges(layers)} if layers else {})
     ckpt["train_args"] = {**(ckpt.get("train_args") or {}), **extra}
     torch.save(ckpt, tmp)
     tmp.replace(dest)  # the previous file stays until the new one is complete
     return dest
+
+
+def _ranges(layers: set[int]) -> str:
+    """{0, 1, 2, 5} -> "0-2,5"."""
+    out, run = [], []
+    for n in sorted(layers):
+        if run and n != run[-1] + 1:
+            out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+            run = []
+        run.append(n)
+    if run:
+        out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+    return ",".join(out)

@@ -72,6 +72,8 @@ def register(subparsers) -> None:
     sh.add_argument("--blend", type=Path, default=None, help="interpolate with these weights (same classes), "
                     "e.g. the model the run started from")
     sh.add_argument("--alpha", type=float, default=1.0, help="with --blend: the checkpoint's share (0-1]")
+    sh.add_argument("--layers", default=None, help="with --blend: interpolate only these layers, e.g. 0-10 (the "
+                    "YOLO11n backbone); --blend may then have other classes, e.g. the COCO model")
     sh.set_defaults(func=cmd_ship)
 
     ev = subparsers.add_parser("eval", help="evaluate a model on a YOLO-format dataset (classes matched by name)")
@@ -158,11 +160,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_ship(args: argparse.Namespace) -> int:
-    from models.train import ship
+    from models.train import parse_layers, ship
 
-    if args.alpha != 1.0 and args.blend is None:
-        raise UserError("--alpha needs --blend WEIGHTS")
-    dest = ship(args.checkpoint, args.out, args.blend, args.alpha)
+    if (args.alpha != 1.0 or args.layers) and args.blend is None:
+        raise UserError("--alpha and --layers need --blend WEIGHTS")
+    dest = ship(args.checkpoint, args.out, args.blend, args.alpha, parse_layers(args.layers) if args.layers else None)
     print(f"shipped {dest} ({dest.stat().st_size / 1e6:.1f} MB)")
     return 0
 

@@ -79,6 +79,35 @@ def test_ship_blends_two_weights_of_the_same_model(tmp_path, fire_like, tiny_mod
     assert main(["ship-weights", str(tiny_model), "--out", str(tmp_path / "y.pt"), "--alpha", "0.5"]) == 2
 
 
+def test_ship_blends_only_the_layers_named_even_with_a_model_of_other_classes(tmp_path, tiny_model, capsys):
+    from ultralytics import YOLO
+
+    coco = tmp_path / "coco.pt"  # 80 classes: same backbone and neck shapes, another head
+    YOLO("yolo11n.yaml").save(str(coco))
+    out = tmp_path / "mixed.pt"
+    assert main(["ship-weights", str(tiny_model), "--blend", str(coco), "--alpha", "0.25", "--layers", "0-10",
+                 "--out", str(out)]) == 0
+    got = torch.load(out, map_location="cpu", weights_only=False)
+    mixed = got["model"].float().state_dict()
+    raw = torch.load(tiny_model, map_location="cpu", weights_only=False)
+    mine = (raw["ema"] or raw["model"]).float().state_dict()
+    other = torch.load(coco, map_location="cpu", weights_only=False)["model"].float().state_dict()
+    for k, v in mixed.items():
+        if not v.dtype.is_floating_point:
+            continue
+        want = 0.25 * mine[k] + 0.75 * other[k] if int(k.split(".")[1]) <= 10 else mine[k]
+        assert torch.allclose(v, want, atol=2e-2), k
+    assert got["train_args"]["blend_layers"] == "0-10"
+    assert YOLO(str(out)).names == YOLO(str(tiny_model)).names
+    # the head's class rows are another model's: refused, and a bad range is a one-line error
+    for layers, msg in (("0-23", "not the same architecture in layers 0-23"), ("40-41", "has layers 0-23"),
+                        ("10-2", "expected layer numbers and ranges")):
+        assert main(["ship-weights", str(tiny_model), "--blend", str(coco), "--layers", layers,
+                     "--out", str(tmp_path / "bad.pt")]) == 2
+        assert msg in capsys.readouterr().err
+    assert not (tmp_path / "bad.pt").exists() and not (tmp_path / "bad.pt.partial").exists()
+
+
 def test_ship_averages_several_checkpoints(tmp_path, tiny_model, capsys):
     from ultralytics import YOLO
 
