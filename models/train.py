@@ -109,7 +109,7 @@ def train(recipe: Recipe, resume: bool = False, callbacks: dict | None = None, r
     )
 
 
-def parse_layers(spec: str) -> set[int]:
+def _parse_layers(spec: str) -> set[int]:
     """``"0-10"`` / ``"0-4,9,11-22"`` -> layer indices (the N of ``model.N.*``)."""
     out: set[int] = set()
     for part in (p.strip() for p in spec.split(",")):
@@ -121,7 +121,7 @@ def parse_layers(spec: str) -> set[int]:
 
 
 def ship(checkpoint: Path | list[Path], dest: Path, blend: Path | None = None, alpha: float = 1.0,
-         layers: set[int] | None = None) -> Path:
+         layers: str | None = None) -> Path:
     """Copy a checkpoint without optimizer state (a small inference file) to ``dest``.
 
     ``checkpoint``: one checkpoint, or several of the same run (e.g. its last epochs' ``epochN.pt``),
@@ -129,10 +129,10 @@ def ship(checkpoint: Path | list[Path], dest: Path, blend: Path | None = None, a
     one epoch when per-epoch scores swing).
     ``blend``: weights to interpolate with, parameter by parameter: ``alpha * checkpoint + (1 - alpha)
     * blend`` (weight-space interpolation: part of the fine-tune's gain, less of its forgetting).
-    ``layers``: only these layers (``model.N``) are interpolated, the rest is the checkpoint's. Then
-    ``blend`` may be a model with other classes (e.g. the COCO model a run started from: its
-    backbone and neck have the same shapes), as long as the layers named match in shape; without
-    ``layers`` it must be the same architecture with the same classes."""
+    ``layers``: only these layers (``model.N``; e.g. ``"0-10"`` or ``"0-4,9"``) are interpolated,
+    the rest is the checkpoint's. Then ``blend`` may be a model with other classes (e.g. the COCO
+    model a run started from: its backbone and neck have the same shapes), as long as the layers
+    named match in shape; without ``layers`` it must be the same architecture with the same classes."""
     import torch
     from ultralytics.utils.torch_utils import strip_optimizer
 
@@ -145,6 +145,7 @@ def ship(checkpoint: Path | list[Path], dest: Path, blend: Path | None = None, a
         raise UserError(f"--blend weights not found: {blend}")
     if not 0.0 < alpha <= 1.0:
         raise UserError(f"--alpha {alpha}: expected a number in (0, 1]")
+    chosen = _parse_layers(layers) if layers else None
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".partial")
     if not strip_optimizer(str(checkpoints[-1]), s=str(tmp)):
@@ -171,7 +172,7 @@ def ship(checkpoint: Path | list[Path], dest: Path, blend: Path | None = None, a
         sd = net.float().state_dict()
         same_names = getattr(net, "names", None) == ckpt["model"].names or all(layer(k) != head for k in keys)
         if not keys or any(k not in sd or sd[k].shape != mine[k].shape for k in keys) or not same_names:
-            scope = f"in layers {_ranges(layers)}" if layers and what == "--blend" else "and classes"
+            scope = f"in layers {layers}" if layers and what == "--blend" else "and classes"
             raise UserError(f"{what} {path}: not the same architecture {scope} as {checkpoints[-1]}")
         return sd
 
@@ -179,9 +180,9 @@ def ship(checkpoint: Path | list[Path], dest: Path, blend: Path | None = None, a
         soup = [weights_of(c, "checkpoint", list(mine)) for c in checkpoints[:-1]] + [mine]
         mixed = {k: sum(sd[k] for sd in soup) / len(soup) if v.dtype.is_floating_point else v for k, v in mine.items()}
         if blend is not None:
-            keys = [k for k, v in mine.items() if v.dtype.is_floating_point and (layers is None or layer(k) in layers)]
+            keys = [k for k, v in mine.items() if v.dtype.is_floating_point and (chosen is None or layer(k) in chosen)]
             if not keys:
-                raise UserError(f"--layers {_ranges(layers or set())}: {checkpoints[-1]} has layers 0-{head}")
+                raise UserError(f"--layers {layers}: {checkpoints[-1]} has layers 0-{head}")
             base = weights_of(Path(blend), "--blend", keys)
             mixed |= {k: alpha * mixed[k] + (1 - alpha) * base[k] for k in keys}
     except UserError:
@@ -191,21 +192,9 @@ def ship(checkpoint: Path | list[Path], dest: Path, blend: Path | None = None, a
     ckpt["model"] = model.half()
     extra = {"averaged": [str(c) for c in checkpoints]} if len(checkpoints) > 1 else {}
     if blend is not None:
-        extra |= {"blend": str(blend), "blend_alpha": alpha} | ({"blend_layers": _ranges(layers)} if layers else {})
+        extra |= {"blend": str(blend), "blend_alpha": alpha} | ({"blend_layers": layers} if layers else {})
     ckpt["train_args"] = {**(ckpt.get("train_args") or {}), **extra}
     torch.save(ckpt, tmp)
     tmp.replace(dest)  # the previous file stays until the new one is complete
     return dest
 
-
-def _ranges(layers: set[int]) -> str:
-    """{0, 1, 2, 5} -> "0-2,5"."""
-    out, run = [], []
-    for n in sorted(layers):
-        if run and n != run[-1] + 1:
-            out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
-            run = []
-        run.append(n)
-    if run:
-        out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
-    return ",".join(out)

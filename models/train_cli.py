@@ -160,11 +160,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_ship(args: argparse.Namespace) -> int:
-    from models.train import parse_layers, ship
+    from models.train import ship
 
     if (args.alpha != 1.0 or args.layers) and args.blend is None:
         raise UserError("--alpha and --layers need --blend WEIGHTS")
-    dest = ship(args.checkpoint, args.out, args.blend, args.alpha, parse_layers(args.layers) if args.layers else None)
+    dest = ship(args.checkpoint, args.out, args.blend, args.alpha, args.layers)
     print(f"shipped {dest} ({dest.stat().st_size / 1e6:.1f} MB)")
     return 0
 
