@@ -18,10 +18,9 @@ import yaml
 
 from gridsight.errors import UserError
 from gridsight.yamlfile import read_yaml
+from models.dataset_prep import IMAGE_SUFFIXES
 
 log = logging.getLogger("gridsight.eval")
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
 @dataclass
