@@ -186,6 +186,10 @@ def evaluate(data_yaml: Path, model: str | None = None, imgsz: int | None = None
     imgsz = imgsz or registry_imgsz or get_settings().imgsz
     names, images = read_dataset_yaml(Path(data_yaml))
     yolo = YOLO(path, task="detect")
+    if device == "cpu":
+        from models.train import use_all_cores
+
+        yolo.add_callback("on_val_start", use_all_cores)
     model_names = {int(k): str(v) for k, v in yolo.names.items()}
     mapping, missing = match_classes(names, model_names, classes)
     if not mapping:

@@ -18,6 +18,29 @@ from gridsight.errors import UserError
 log = logging.getLogger("gridsight.train")
 
 
+def cpu_threads() -> int:
+    """The cores this process may run on (its CPU affinity, else the machine's count)."""
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def use_all_cores(_owner=None) -> None:
+    """Ultralytics callback: give torch every core again.
+
+    ``select_device`` sets torch to ``os.cpu_count() - 1`` threads for CPU work (ultralytics keeps one
+    core for its dataloader workers), which on a 2-core machine is one thread; GridSight trains and
+    evaluates with ``workers=0`` (loading happens between steps, in the same thread), so the spare
+    core would sit idle. Registered on ``on_pretrain_routine_start`` and ``on_val_start``, which run
+    right after ``select_device``."""
+    import torch
+
+    torch.set_num_threads(cpu_threads())
+
+
 @dataclass
 class Recipe:
     data: Path
@@ -79,6 +102,8 @@ def train(recipe: Recipe, resume: bool = False, callbacks: dict | None = None, r
     from ultralytics import YOLO
 
     def with_callbacks(model):
+        if recipe.device == "cpu":
+            model.add_callback("on_pretrain_routine_start", use_all_cores)
         for event, fn in (callbacks or {}).items():
             model.add_callback(event, fn)
         return model

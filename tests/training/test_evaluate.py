@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 import yaml
 
 from gridsight.cli import main
 from gridsight.errors import UserError
 from models.evaluate import label_path, match_classes, read_dataset_yaml
+from models.train import cpu_threads
 
 
 def test_match_classes_case_insensitive_and_lists_missing():
@@ -40,6 +42,7 @@ def test_read_dataset_yaml_relative_path_and_list_file(tmp_path):
 def test_eval_cli_table_and_json(fire_like, tiny_model, capsys):
     code = main(["eval", str(fire_like / "data.yaml"), "--model", str(tiny_model), "--imgsz", "64", "--json"])
     assert code == 0
+    assert torch.get_num_threads() == cpu_threads()  # every core, not ultralytics' cpu_count - 1
     out = capsys.readouterr().out.strip().splitlines()
     result = json.loads(out[-1])
     assert set(result) == {"classes", "images"}

@@ -6,7 +6,7 @@ import pytest
 import torch
 from gridsight.cli import main
 from gridsight.errors import UserError
-from models.train import last_checkpoint, ship, train
+from models.train import cpu_threads, last_checkpoint, ship, train
 from tests.training.conftest import tiny_recipe
 
 
@@ -21,12 +21,17 @@ def test_train_interrupted_then_resumed_with_a_new_plan(tmp_path, fire_like):
     recipe.save_period = 1  # every epoch's weights kept too, for ship-weights averaging
     run = recipe.run_dir
 
+    threads = []
+
     def stop_after_first_epoch(trainer):
+        threads.append(torch.get_num_threads())
         if trainer.epoch == 0:
             raise Interrupted
 
     with pytest.raises(Interrupted):
         train(recipe, callbacks={"on_fit_epoch_end": stop_after_first_epoch})
+    # ultralytics' select_device leaves torch one core short (for dataloader workers we do not use)
+    assert threads == [cpu_threads()]
     ckpt = torch.load(last_checkpoint(run), map_location="cpu", weights_only=False)
     assert ckpt["epoch"] == 0 and ckpt["optimizer"] is not None
     with pytest.raises(UserError, match="already holds a run"):
