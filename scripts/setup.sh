@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Everything `make run` and `make test` need on a fresh machine, installed only when missing:
 # Debian packages (fonts for labels, Swift for the S3 tests, Chromium for the docs-UI test,
-# opencv-doc for the sample footage) and the virtualenv with the pinned requirements.
+# opencv-doc for the sample footage, GStreamer's RTSP server for the RTSP camera test) and the
+# virtualenv with the pinned requirements.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 
 DEBS=(fonts-dejavu-core fonts-wqy-microhei opencv-doc memcached swift swift-proxy swift-object
-      swift-container swift-account chromium)
+      swift-container swift-account chromium
+      python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly)
 missing=()
 for p in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
