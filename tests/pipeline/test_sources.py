@@ -59,6 +59,22 @@ def wait_for(cond, timeout=15.0):
     return False
 
 
+def assert_outage_then_reconnect(src: LiveSource, cam, last_index: int, offline_s: float, back_s: float) -> None:
+    """The camera drops off the network: the source goes offline and counts no frames; the camera
+    comes back on the same address: the reader reconnects by itself and frames flow on."""
+    cam.stop()
+    assert wait_for(lambda: not src.health.online, offline_s)
+    assert src.read(timeout=0.5) is None or not src.health.online
+    before = src.health.frames
+    time.sleep(1.0)
+    assert src.health.frames == before
+    cam.start()
+    assert wait_for(lambda: src.health.online and src.health.frames > before + 5, back_s)
+    assert src.health.reconnects >= 1
+    again = src.read(timeout=5)
+    assert again is not None and again.index > last_index
+
+
 def test_live_mjpeg_newest_frame_reconnect_and_health():
     cam = MJPEGCamera(fps=25).start()
     src = LiveSource(cam.url, "live", backoff_s=(0.2, 1.0), read_timeout_s=2).start()
@@ -73,19 +89,7 @@ def test_live_mjpeg_newest_frame_reconnect_and_health():
         assert newest.index > first.index + 5
         assert src.health.dropped >= newest.index - first.index - 2
         assert 10 < src.health.fps < 40
-        # the camera drops off the network
-        cam.stop()
-        assert wait_for(lambda: not src.health.online, 10)
-        assert src.read(timeout=0.5) is None or not src.health.online
-        before = src.health.frames
-        time.sleep(1.0)
-        assert src.health.frames == before
-        # ... and comes back on the same address: the reader reconnects by itself
-        cam.start()
-        assert wait_for(lambda: src.health.online and src.health.frames > before + 5, 20)
-        assert src.health.reconnects >= 1
-        again = src.read(timeout=2)
-        assert again is not None and again.index > newest.index
+        assert_outage_then_reconnect(src, cam, newest.index, offline_s=10, back_s=20)
     finally:
         src.close()
         cam.stop()
@@ -143,18 +147,7 @@ def test_live_rtsp_h264_camera_frames_outage_and_reconnect():
         assert first is not None and first.image.shape == (240, 320, 3)
         assert src.health.online and abs(first.time - time.time()) < 2
         assert wait_for(lambda: 8 < src.health.fps < 25, 10)  # the server sends 15 frames/s
-        # the camera goes down: offline, no frames counted
-        cam.stop()
-        assert wait_for(lambda: not src.health.online, 20)
-        before = src.health.frames
-        time.sleep(1.0)
-        assert src.health.frames == before
-        # ... and comes back on the same address: the reader reconnects by itself
-        cam.start()
-        assert wait_for(lambda: src.health.online and src.health.frames > before + 5, 30)
-        assert src.health.reconnects >= 1
-        again = src.read(timeout=5)
-        assert again is not None and again.index > first.index
+        assert_outage_then_reconnect(src, cam, first.index, offline_s=20, back_s=30)
     finally:
         src.close()
         cam.stop()
