@@ -11,11 +11,12 @@ VENV=${VENV:-.venv}
 PY="$VENV/bin/python"
 GS="$VENV/bin/gridsight"
 export GRIDSIGHT_DATA=${GRIDSIGHT_DATA:-$(cd .. && pwd)/shared/data}
-OUT=var/run
+OUT=${GRIDSIGHT_RUN_DIR:-var/run}  # detections, logs, keys and the API pid of this run
 mkdir -p "$OUT"
 
 # 1. detection output ---------------------------------------------------------------------
-BUS=$("$PY" -c "import ultralytics, pathlib; print(pathlib.Path(ultralytics.__file__).parent / 'assets' / 'bus.jpg')")
+# (found without importing ultralytics: its first import on a fresh machine prints a settings notice)
+BUS=$("$PY" -c "import importlib.util, pathlib; print(pathlib.Path(importlib.util.find_spec('ultralytics').origin).parent / 'assets' / 'bus.jpg')")
 inputs=("$BUS")
 [ -f "$GRIDSIGHT_DATA/footage/car-detection.mp4" ] && inputs+=("$GRIDSIGHT_DATA/footage/car-detection.mp4")
 "$GS" detect "${inputs[@]}" --json --save "$OUT/annotated" > "$OUT/detections.jsonl"
