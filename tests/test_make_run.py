@@ -15,14 +15,14 @@ import httpx
 import pytest
 
 from gridsight.paths import REPO_ROOT
-from tests.pipeline.mjpeg_server import _free_port
+from tests.services import free_port
 
 
 @pytest.mark.data
 def test_make_run_script_on_a_fresh_home(tmp_path, shared_data):
     if not Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi").exists():
         pytest.skip("vtest.avi missing (Debian package opencv-doc)")
-    home, run_dir, port = tmp_path / "home", tmp_path / "run", _free_port()
+    home, run_dir, port = tmp_path / "home", tmp_path / "run", free_port()
     home.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("YOLO_", "GRIDSIGHT_"))}
     env |= {"HOME": str(home), "GRIDSIGHT_DATA": str(shared_data), "GRIDSIGHT_HOME": str(tmp_path / "gs"),
@@ -36,9 +36,8 @@ def test_make_run_script_on_a_fresh_home(tmp_path, shared_data):
         assert "bus" in {d["class_name"] for d in frames[0]["detections"]}  # bus.jpg, the shipped model
         assert "everything delivered" in run.stdout
         key = (run_dir / "operator.key").read_text().strip()
-        tickets = httpx.get(f"http://127.0.0.1:{port}/api/v1/tickets", headers={"X-API-Key": key},
-                            trust_env=False, timeout=10).json()
-        items = tickets["items"] if isinstance(tickets, dict) else tickets
+        items = httpx.get(f"http://127.0.0.1:{port}/api/v1/tickets", headers={"X-API-Key": key},
+                          trust_env=False, timeout=10).json()["items"]
         assert items, "the sample footage made no ticket"
         assert all(t["evidence"] for t in items)
         assert not (home / ".config" / "Ultralytics").exists()  # ultralytics only ever saw GridSight's config dir

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -24,17 +23,12 @@ import pytest
 
 from gridsight.paths import REPO_ROOT
 from tests.jobs.scene import CAMERA, make_clip
+from tests.services import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/5"
 API_KEY = "gs-test-ingest-key-0123456789"
 DETECTOR = "tests.jobs.scene:make_detector"
 VISIBILITY_S = 6
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -82,7 +76,7 @@ def start_api(base_env: dict, db: Path, clip: Path, port: int | None = None) -> 
     """``gridsight api serve`` on SQLite file ``db`` (kept across restarts on the same port)."""
     import httpx
 
-    port = port or _free_port()
+    port = port or free_port()
     env = dict(base_env, GRIDSIGHT_DATABASE_URL=f"sqlite:///{db}", GRIDSIGHT_API_PORT=str(port),
                GRIDSIGHT_LOG_LEVEL="WARNING", GRIDSIGHT_JOBS_ALLOWED_ROOTS=json.dumps([str(clip.parent)]))
     log = open(db.parent / "api.log", "a")

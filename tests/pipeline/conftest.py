@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -17,14 +16,9 @@ import httpx
 import pytest
 
 from gridsight.paths import REPO_ROOT
+from tests.services import free_port
 
 INGEST_KEY = "gs-pipeline-test-ingest-key-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class TicketApi:

@@ -3,7 +3,6 @@ come back, for the live-source tests."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,12 +10,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import cv2
 import numpy as np
 
+from tests.services import free_port
+
 
 class MJPEGCamera:
     def __init__(self, fps: float = 20.0, size: tuple[int, int] = (320, 240)) -> None:
         self.fps, self.size = fps, size
         self.frames_sent = 0
-        self.port = _free_port()
+        self.port = free_port()
         self._server: ThreadingHTTPServer | None = None
         self._alive = threading.Event()
 
@@ -67,9 +68,3 @@ class MJPEGCamera:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

@@ -14,6 +14,7 @@ import pytest
 
 from pipeline.sources import FileSource, LiveSource, open_source
 from tests.pipeline.mjpeg_server import MJPEGCamera
+from tests.services import free_port
 
 
 def write_clip(path, n=50, fps=10.0):
@@ -102,9 +103,7 @@ class RTSPCamera:
     """tests/pipeline/rtsp_server.py in its own process (Debian's Python has GStreamer's bindings)."""
 
     def __init__(self) -> None:
-        from tests.pipeline.mjpeg_server import _free_port
-
-        self.port = _free_port()
+        self.port = free_port()
         self.proc: subprocess.Popen | None = None
 
     @property

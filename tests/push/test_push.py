@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from api.push import Notifier, SIGNATURE_HEADER, sign, verify_signature
+from tests.services import free_port
 
 SECRET = "webhook-secret-0123456789"
 MQTT_HOST, MQTT_PORT = "127.0.0.1", 1883
@@ -20,12 +21,6 @@ MQTT_HOST, MQTT_PORT = "127.0.0.1", 1883
 
 def number() -> str:
     return f"GS-2026-{uuid.uuid4().int % 10**9:09d}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Receiver:

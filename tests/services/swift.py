@@ -34,6 +34,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.services import free_port
+
 START_TIMEOUT_S = 30.0
 SWIFT_BINARIES = ("swift-ring-builder", "swift-proxy-server", "swift-object-server",
                   "swift-container-server", "swift-account-server", "memcached")
@@ -59,12 +61,6 @@ class S3Server:
         return {"GRIDSIGHT_S3_ENDPOINT": self.endpoint, "GRIDSIGHT_S3_ACCESS_KEY": self.access_key,
                 "GRIDSIGHT_S3_SECRET_KEY": self.secret_key, "GRIDSIGHT_S3_BUCKET": bucket,
                 "GRIDSIGHT_S3_REGION": self.region, "GRIDSIGHT_S3_SECURE": "false"}
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _backend_conf(kind: str, folder: Path, port: int) -> str:

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from gridsight.paths import REPO_ROOT
-from tests.services.swift import free_port
+from tests.services import free_port
 from tests.ui.chromium import CHROMIUM, Chromium
 
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "ui"
