@@ -38,6 +38,7 @@ PRIVATE_CLASSES = ("person",)
 class CameraStats:
     frames: int = 0  # sampled frames judged
     detected: int = 0  # of which went to the detector
+    detect_failed: int = 0  # of which the detector failed on (judged as unchanged)
     events: int = 0
     footage_time: float | None = None
     started: float = field(default_factory=time.monotonic)
@@ -155,6 +156,7 @@ class CameraProcessor:
                         dets = fut.result()
                     except Exception:  # the scheduler logged it; judge the frame as unchanged
                         dets = None
+                        self.stats.detect_failed += 1
                     else:
                         self._last_dets = dets
                         self.stats.detected += 1

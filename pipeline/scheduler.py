@@ -31,6 +31,7 @@ class BatchScheduler:
         self.batches = 0
         self.frames = 0
         self.busy_s = 0.0
+        self.failed = 0  # frames whose detection failed (their futures raise)
         self._thread = threading.Thread(target=self._run, name="detector", daemon=True)
         self._thread.start()
 
@@ -77,13 +78,24 @@ class BatchScheduler:
             t0 = time.perf_counter()
             try:
                 results = self.detector.detect([im for im, _ in items])
-            except Exception as exc:  # one bad batch must not stop every camera
-                log.error("detector failed", exc_info=True)
-                for _, fut in items:
-                    fut.set_exception(exc)
+            except Exception:  # one bad batch must not stop every camera: each frame is tried once more alone
+                log.warning("detector failed on a batch; retrying its %d frames one by one", len(items), exc_info=True)
+                self._one_by_one(items)
                 continue
             self.busy_s += time.perf_counter() - t0
             self.batches += 1
             self.frames += len(items)
             for (_, fut), dets in zip(items, results):
+                fut.set_result(dets)
+
+    def _one_by_one(self, items: list) -> None:
+        for image, fut in items:
+            try:
+                dets = self.detector.detect([image])[0]
+            except Exception as exc:
+                log.error("detector failed", exc_info=True)
+                self.failed += 1
+                fut.set_exception(exc)
+            else:
+                self.frames += 1
                 fut.set_result(dets)

@@ -156,6 +156,9 @@ class SegmentRunner:
             raise RuntimeError(f"segment {seg.index}: {proc.stats.error}")
         if source.stopped:
             raise Cancelled(f"segment {seg.index} stopped: job no longer running")
+        if proc.stats.detect_failed:  # a live camera moves on; an archive result must not miss frames silently
+            raise RuntimeError(f"segment {seg.index}: the detector failed on {proc.stats.detect_failed} of "
+                               f"{proc.stats.detected + proc.stats.detect_failed} frames (see the worker log)")
         records: dict[str, dict] = {}
         best: dict[str, object] = {}  # key -> the event with the best evidence (rendered once, at the end)
         for ev in events:

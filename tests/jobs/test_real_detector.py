@@ -43,4 +43,8 @@ def test_vtest_on_two_workers_equals_one_pass(job_env, shared_data, workers, tic
     job = wait_final(store, job_id, timeout=240)
     assert job.status == "done", job.error
     assert job.segments_total == 3  # keyframes every 25 s
-    assert sorted(t["dedup_key"] for t in ticket_api.tickets(job_id)) == expected
+    segments = [store.result(job_id, i) for i in range(job.segments_total)]
+    seen = [(s["segment"], s.get("worker"), s["sampled"], s["detected"],
+             [(r["key"], r["first_seen"]) for r in s["incidents"]]) for s in segments]
+    assert all(s["detected"] == s["sampled"] for s in segments), f"frames left undetected: {seen}"
+    assert sorted(t["dedup_key"] for t in ticket_api.tickets(job_id)) == expected, f"segments: {seen}"

@@ -137,3 +137,61 @@ def test_lease_keeper_stops_before_its_lease_can_be_taken(job_env):
     assert stop_a <= start_b
     b.stop()
     assert r.get(lease_key("u-1")) is None
+
+
+class FlakyDetector:
+    """The scene's colour detector with injected faults: the first ``fail_calls`` calls raise
+    (a transient fault, e.g. a runtime still warming up); with ``poison_first`` the first frame
+    it is given fails every time (a frame the runtime cannot take)."""
+
+    def __init__(self, fail_calls: int = 0, poison_first: bool = False) -> None:
+        from tests.jobs.scene import ColorDetector
+
+        self.inner = ColorDetector()
+        self.names, self.batch = self.inner.names, 4
+        self.fail_calls, self.poison_first, self.calls, self.poison = fail_calls, poison_first, 0, None
+
+    def detect(self, frames):
+        self.calls += 1
+        if self.poison_first and self.poison is None:
+            self.poison = frames[0].tobytes()
+        if self.calls <= self.fail_calls:
+            raise RuntimeError("injected: runtime not ready")
+        if self.poison is not None and any(f.tobytes() == self.poison for f in frames):
+            raise RuntimeError("injected: bad frame")
+        return self.inner.detect(frames)
+
+
+def _run_segment(clip, detector):
+    from pipeline.distributed.segment import CameraSpec, SegmentRunner
+    from pipeline.rules import load_rules
+    from gridsight.paths import CONFIGS_DIR
+    from tests.jobs.scene import CAMERA
+
+    info = probe(clip)
+    seg = plan_segments([info], segment_s=1e12, warmup_s=0)[0]
+    runner = SegmentRunner(detector, load_rules(CONFIGS_DIR / "issues.yaml"), language="en")
+    try:
+        return runner.run(CameraSpec("scene", **CAMERA), seg, info, 1_700_000_000.0, gate=False), runner
+    finally:
+        runner.close()
+
+
+def test_a_failed_detector_batch_is_retried_frame_by_frame(clip):
+    """A transient fault on the first batch (frame 0 and whatever queued behind it) must not
+    leave those frames undetected: the incidents and their first-seen times equal a clean run's."""
+    clean, _ = _run_segment(clip, FlakyDetector())
+    flaky = FlakyDetector(fail_calls=1)
+    got, runner = _run_segment(clip, flaky)
+    assert flaky.calls > 1 and runner.scheduler.failed == 0
+    assert got["detected"] == got["sampled"] == clean["sampled"]
+    assert [(r["key"], r["first_seen"]) for r in got["incidents"]] == \
+        [(r["key"], r["first_seen"]) for r in clean["incidents"]]
+    assert got["incidents"], "the scene makes incidents"
+
+
+def test_a_segment_with_undetectable_frames_fails_instead_of_guessing(clip):
+    """A frame the detector fails on even alone would be judged as 'unchanged': a live camera
+    moves on, but an archive segment must not store a result that silently differs."""
+    with pytest.raises(RuntimeError, match=r"segment 0: the detector failed on 1 of \d+ frames"):
+        _run_segment(clip, FlakyDetector(poison_first=True))
