@@ -5,7 +5,8 @@ Cameras :meth:`submit` frames and get a :class:`~concurrent.futures.Future` for 
 to one thread): it takes the first waiting frame, collects more for at most ``max_wait_s`` or
 until a batch is full, runs them as one batch and resolves the futures. Decoding (camera
 threads), inference (this thread) and post-processing (camera threads) overlap; OpenCV and the
-runtimes release the GIL.
+runtimes release the GIL. A batch the detector fails on is retried frame by frame, so one bad
+frame costs only its own detections; a frame that fails alone gets the exception in its future.
 """
 
 from __future__ import annotations
