@@ -7,5 +7,6 @@ migration test compare against) always holds all of them.
 from api.db.engine import make_engine, make_sessionmaker, normalise_url
 from api.db.models import Base
 from api.db import loop  # noqa: F401,E402  (the closed loop's tables: reviews, mutes, verifications)
+from api.db import push  # noqa: F401,E402  (the push outbox: subscriptions, events, deliveries)
 
 __all__ = ["Base", "make_engine", "make_sessionmaker", "normalise_url"]

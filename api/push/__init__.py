@@ -1,15 +1,18 @@
 """Push of ticket events to MQTT and webhooks.
 
-The service layer calls one function after a ticket change is committed::
+The service layer hands a ticket change's events to :func:`stage_ticket_events` just before it
+commits: they are written into the push outbox (tables in the ticket database) in the same
+transaction, so a committed change always has its events and a rolled-back one never does.
+After the commit, :func:`wake` starts delivery in a background thread. For code outside a ticket
+transaction there is :func:`publish_ticket_event`::
 
     from api.push import publish_ticket_event
     publish_ticket_event({"event": "status", "number": "GS-2026-000123", "ticket_id": 123,
                           "from_status": "new", "status": "dispatched", "ticket": {...}})
 
-It returns at once (the event is written to the push outbox, delivery happens in a background
-thread) and never raises for delivery trouble; it raises ``ValueError`` only for an event
-without a valid ``event`` name or ``number``. Topics, payloads and the webhook signature are
-described in docs/api-interop.md.
+Neither waits on a broker or a receiver; both raise ``ValueError`` only for an event without a
+valid ``event`` name or ``number``. Topics, payloads and the webhook signature are described in
+docs/api-interop.md.
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ def get_notifier(settings=None) -> Notifier:
                     from gridsight.settings import get_settings
 
                     settings = get_settings()
-                _notifier = Notifier(settings.home / "push.db", settings.mqtt_host,
+                from api.db.engine import make_engine
+
+                _notifier = Notifier(make_engine(settings.sqlalchemy_url, pool_size=4), settings.mqtt_host,
                                      settings.mqtt_port).start()
     return _notifier
 
@@ -62,6 +67,32 @@ def publish_ticket_event(event: dict) -> str | None:
         return None
 
 
+def stage_ticket_events(session, events: list[dict]) -> bool:
+    """Write ``events`` into the outbox inside ``session``'s open transaction, when the
+    notifier's outbox is in that database; returns whether it did (then call :func:`wake` after
+    the commit; otherwise hand the events to :func:`publish_ticket_event` after it). An event
+    without a valid name or number is logged and left out; a database error is raised, so the
+    change and its events fail together."""
+    if not events:
+        return True
+    notifier = get_notifier()
+    if not notifier.outbox.same_database(session.get_bind()):
+        return False
+    conn = session.connection()
+    for event in events:
+        try:
+            notifier.stage(event, conn)
+        except ValueError:
+            log.exception("ticket event left out of push", extra={"event": event.get("event")})
+    return True
+
+
+def wake() -> None:
+    """Deliver what was just committed (no-op without a notifier)."""
+    if _notifier is not None:
+        _notifier.wake()
+
+
 def shutdown() -> None:
     """Stop the background delivery (pending deliveries stay in the outbox for next time)."""
     old = set_notifier(None)
@@ -70,4 +101,4 @@ def shutdown() -> None:
 
 
 __all__ = ["Notifier", "SIGNATURE_HEADER", "get_notifier", "publish_ticket_event", "set_notifier",
-           "shutdown", "sign", "verify_signature"]
+           "shutdown", "sign", "stage_ticket_events", "verify_signature", "wake"]

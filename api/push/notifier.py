@@ -1,7 +1,9 @@
 """The notifier: takes ticket events, keeps them in the outbox, delivers them in the background.
 
-``publish`` only writes the event to the outbox (a few hundred microseconds) and wakes the
-delivery thread; the request that changed the ticket never waits on a broker or a receiver.
+``stage`` writes a ticket change's event into the outbox inside the change's own transaction
+(the service layer does this just before it commits); ``publish`` does the same in a
+transaction of its own. Neither waits on a broker or a receiver: the delivery thread is woken
+once the event is committed. Several notifiers (one per API host) can share one database.
 The delivery thread sends due deliveries through a small pool (MQTT QoS 1 and webhook POSTs),
 retries failures with exponential backoff, and records every attempt in the delivery log.
 """
@@ -20,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
+from sqlalchemy import Connection, Engine
 
 from api.push import webhooks
 from api.push.mqtt import MqttLink, topic_for
@@ -45,10 +48,10 @@ def event_name(raw) -> str:
 class Notifier:
     """Push of ticket events to MQTT and webhook subscribers, at least once."""
 
-    def __init__(self, outbox_path: str | Path, mqtt_host: str = "", mqtt_port: int = 1883, *,
+    def __init__(self, store: Engine | str | Path, mqtt_host: str = "", mqtt_port: int = 1883, *,
                  retry_base_s: float = 2.0, retry_max_s: float = 600.0, max_attempts: int = 20,
                  http_timeout_s: float = 5.0, senders: int = 4, retention_s: float = 7 * 86400):
-        self.outbox = Outbox(outbox_path)
+        self.outbox = Outbox(store)  # the ticket database's engine, or a SQLite file of its own
         self.mqtt = MqttLink(mqtt_host, mqtt_port) if mqtt_host else None
         self.retry_base_s, self.retry_max_s = retry_base_s, retry_max_s
         self.max_attempts, self.http_timeout_s = max_attempts, http_timeout_s
@@ -104,15 +107,27 @@ class Notifier:
         self._subs_at = 0.0
         return removed
 
-    def subscriptions(self) -> list[Subscription]:
-        if time.monotonic() - self._subs_at > 5.0:  # other processes may have changed them
-            self._subs = self.outbox.subscriptions()
+    def subscriptions(self, conn: Connection | None = None) -> list[Subscription]:
+        """Active subscriptions, re-read at most every 5 s (other hosts may have changed them);
+        on ``conn`` when given (see :meth:`Outbox.subscriptions`)."""
+        if time.monotonic() - self._subs_at > 5.0:
+            self._subs = self.outbox.subscriptions(conn=conn)
             self._subs_at = time.monotonic()
         return self._subs
 
     # --- publishing ---------------------------------------------------------------------------
     def publish(self, event: dict) -> str | None:
-        """Queue one ticket event for every target; returns its id (None: nobody listens).
+        """Queue one ticket event for every target, in a transaction of its own; returns its id
+        (None: nobody listens). See :meth:`stage` for what ``event`` holds."""
+        with self.outbox.engine.begin() as conn:
+            event_id = self.stage(event, conn)
+        self.wake()
+        return event_id
+
+    def stage(self, event: dict, conn: Connection) -> str | None:
+        """Write one ticket event and its deliveries on ``conn``, inside the caller's transaction
+        (nothing is sent before it commits: call :meth:`wake` after the commit). Returns the
+        event id, or None when nobody listens.
 
         ``event`` needs ``event`` (a name such as ``created``, ``updated``, ``status``; the
         service layer's ``ticket.created`` / ``ticket.status_changed`` forms are accepted and
@@ -126,7 +141,7 @@ class Notifier:
         if not isinstance(number, str) or not _NUMBER.match(number):
             raise ValueError(f"ticket event needs 'number' (or ticket.number): the ticket number, got {number!r}")
         targets: list[tuple[str, int | None]] = [("mqtt", None)] if self.mqtt else []
-        targets += [("webhook", s.id) for s in self.subscriptions() if s.wants(name)]
+        targets += [("webhook", s.id) for s in self.subscriptions(conn) if s.wants(name)]
         if not targets:
             return None
         event_id = str(uuid.uuid4())
@@ -134,9 +149,12 @@ class Notifier:
                    "event": name, "number": number}
         payload["id"] = event_id
         body = json.dumps(payload, default=str, ensure_ascii=False, separators=(",", ":")).encode()
-        self.outbox.add_event(event_id, name, number, topic_for(number, name), body, targets)
-        self._wake.set()
+        self.outbox.add_event(event_id, name, number, topic_for(number, name), body, targets, conn)
         return event_id
+
+    def wake(self) -> None:
+        """Look for due deliveries now (after events were committed)."""
+        self._wake.set()
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until nothing is pending (delivered or given up); False on timeout."""
@@ -176,7 +194,7 @@ class Notifier:
                         self.outbox.prune(self.retention_s)
                         last_prune = time.monotonic()
                     due = self.outbox.next_due_in()
-                except Exception:  # the outbox is on local disk; keep trying, say why
+                except Exception:  # the database may be away for a while; keep trying, say why
                     log.exception("push outbox error")
                     due = 5.0
                 self._wake.wait(5.0 if due is None else min(max(due, 0.01), 5.0))

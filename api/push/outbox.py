@@ -1,45 +1,29 @@
 """The push outbox: webhook subscriptions, events waiting to go out, and the delivery log.
 
-A small SQLite database (WAL) of its own, ``$GRIDSIGHT_HOME/push.db`` by default, so pushing
-never touches the ticket database's schema or transactions. An event is written here before
-:func:`api.push.publish_ticket_event` returns; a delivery leaves the table's ``pending`` state
-only when the receiver acknowledged it (webhook 2xx, MQTT PUBACK), which is what makes push
-at-least-once across crashes and restarts.
+The tables (``push_subscriptions``, ``push_events``, ``push_deliveries``; see
+:mod:`api.db.push`) live in the ticket database. The service layer writes a ticket change's
+events with :meth:`Outbox.add_event` on the request's own connection, inside its transaction,
+so an event exists exactly when the change it reports was committed. A delivery leaves the
+``pending`` state only when the receiver acknowledged it (webhook 2xx, MQTT PUBACK), which
+makes push at-least-once across crashes and restarts. Every API host's notifier works the same
+queue: :meth:`Outbox.claim_due` leases a delivery to one host (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL; SQLite's write lock serialises the claim).
 
-Tables:
-
-* ``subscriptions``: ``id, url, secret, events`` (comma-separated event names, empty = all),
-  ``active, created_at``.
-* ``events``: ``id`` (uuid, also sent to receivers for de-duplication), ``name``, ``number``,
-  ``topic``, ``body`` (the JSON bytes, signed as is), ``created_at``.
-* ``deliveries``: one per event and target (``mqtt`` or a subscription): ``state``
-  (``pending`` / ``delivered`` / ``failed``), ``attempts``, ``next_at``, ``claimed_until``,
-  ``last_status``, ``last_error``, ``delivered_at``.
+An ``Outbox`` can also stand alone on a SQLite file of its own (``Outbox(path)``, tables
+created on open), for a notifier without a ticket database.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS subscriptions (
-    id INTEGER PRIMARY KEY, url TEXT NOT NULL, secret TEXT NOT NULL, events TEXT NOT NULL DEFAULT '',
-    active INTEGER NOT NULL DEFAULT 1, created_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS events (
-    id TEXT PRIMARY KEY, name TEXT NOT NULL, number TEXT NOT NULL, topic TEXT NOT NULL,
-    body BLOB NOT NULL, created_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS deliveries (
-    id INTEGER PRIMARY KEY, event_id TEXT NOT NULL REFERENCES events(id) ON DELETE CASCADE,
-    target TEXT NOT NULL, subscription_id INTEGER, state TEXT NOT NULL DEFAULT 'pending',
-    attempts INTEGER NOT NULL DEFAULT 0, next_at REAL NOT NULL, claimed_until REAL,
-    last_status INTEGER, last_error TEXT, created_at REAL NOT NULL, delivered_at REAL);
-CREATE INDEX IF NOT EXISTS ix_deliveries_due ON deliveries (state, next_at);
-CREATE INDEX IF NOT EXISTS ix_deliveries_event ON deliveries (event_id);
-"""
+from sqlalchemy import Connection, Engine, case, delete, exists, func, insert, select, update
+
+from api.db.push import PushDelivery, PushEvent, PushSubscription
+
+SUBS, EVENTS, DELIVERIES = PushSubscription.__table__, PushEvent.__table__, PushDelivery.__table__
 
 
 @dataclass(frozen=True)
@@ -66,140 +50,144 @@ class Delivery:
 
 
 class Outbox:
-    """Thread-safe access to the push database (one connection, one lock)."""
+    """The push tables of one database (thread-safe: each call takes a pooled connection)."""
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
-                                   timeout=30)
-        self._lock = threading.Lock()
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.executescript(SCHEMA)
+    def __init__(self, store: Engine | str | Path):
+        if isinstance(store, Engine):
+            self.engine, self.path, self._own = store, None, False
+        else:
+            from api.db.engine import make_engine
+
+            self.path = Path(store)
+            self.engine, self._own = make_engine(f"sqlite:///{self.path}", pool_size=4), True
+            SUBS.metadata.create_all(self.engine, tables=[SUBS, EVENTS, DELIVERIES])
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        if self._own:
+            self.engine.dispose()
 
-    def _tx(self, fn):
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                out = fn(self._db)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-            return out
+    def same_database(self, engine: Engine) -> bool:
+        """Whether ``engine`` reaches the database these tables are in (so a ticket change's
+        transaction can write its events here)."""
+        return engine is self.engine or (
+            engine.url.render_as_string(hide_password=False)
+            == self.engine.url.render_as_string(hide_password=False))
 
     # --- subscriptions ----------------------------------------------------------------------
     def add_subscription(self, url: str, secret: str, events: tuple[str, ...] = ()) -> Subscription:
-        def add(db):
-            cur = db.execute("INSERT INTO subscriptions (url, secret, events, created_at) VALUES (?,?,?,?)",
-                             (url, secret, ",".join(events), time.time()))
-            return Subscription(cur.lastrowid, url, secret, tuple(events))
-        return self._tx(add)
+        with self.engine.begin() as conn:
+            sub_id = conn.execute(insert(SUBS).values(
+                url=url, secret=secret, events=",".join(events), active=True, created_at=time.time())
+            ).inserted_primary_key[0]
+        return Subscription(sub_id, url, secret, tuple(events))
 
     def remove_subscription(self, sub_id: int) -> bool:
         """Deactivate (pending deliveries to it are dropped as failed); False if unknown."""
-        def remove(db):
-            n = db.execute("UPDATE subscriptions SET active=0 WHERE id=? AND active=1", (sub_id,)).rowcount
-            db.execute("UPDATE deliveries SET state='failed', last_error='subscription removed' "
-                       "WHERE subscription_id=? AND state='pending'", (sub_id,))
-            return n > 0
-        return self._tx(remove)
+        with self.engine.begin() as conn:
+            n = conn.execute(update(SUBS).where(SUBS.c.id == sub_id, SUBS.c.active.is_(True))
+                             .values(active=False)).rowcount
+            conn.execute(update(DELIVERIES).where(DELIVERIES.c.subscription_id == sub_id,
+                                                  DELIVERIES.c.state == "pending")
+                         .values(state="failed", last_error="subscription removed"))
+        return n > 0
 
-    def subscriptions(self, active_only: bool = True) -> list[Subscription]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, url, secret, events, active FROM subscriptions"
-                + (" WHERE active=1" if active_only else "") + " ORDER BY id").fetchall()
+    def subscriptions(self, active_only: bool = True, conn: Connection | None = None) -> list[Subscription]:
+        """On ``conn`` when given (a caller's open transaction: on SQLite a second connection
+        would wait for that transaction's write lock)."""
+        q = select(SUBS.c.id, SUBS.c.url, SUBS.c.secret, SUBS.c.events, SUBS.c.active).order_by(SUBS.c.id)
+        if active_only:
+            q = q.where(SUBS.c.active.is_(True))
+        if conn is not None:
+            rows = conn.execute(q).all()
+        else:
+            with self.engine.connect() as own:
+                rows = own.execute(q).all()
         return [Subscription(r[0], r[1], r[2], tuple(e for e in r[3].split(",") if e), bool(r[4]))
                 for r in rows]
 
     # --- events and deliveries ----------------------------------------------------------------
     def add_event(self, event_id: str, name: str, number: str, topic: str, body: bytes,
-                  targets: list[tuple[str, int | None]]) -> None:
-        """Store an event and one pending delivery per ``(target, subscription_id)``."""
+                  targets: list[tuple[str, int | None]], conn: Connection | None = None) -> None:
+        """Store an event and one pending delivery per ``(target, subscription_id)``; on
+        ``conn`` (inside the caller's transaction, committed with it) or in a transaction of its own."""
+        if conn is None:
+            with self.engine.begin() as own:
+                return self.add_event(event_id, name, number, topic, body, targets, own)
         now = time.time()
-
-        def add(db):
-            db.execute("INSERT INTO events (id, name, number, topic, body, created_at) VALUES (?,?,?,?,?,?)",
-                       (event_id, name, number, topic, body, now))
-            db.executemany("INSERT INTO deliveries (event_id, target, subscription_id, next_at, created_at) "
-                           "VALUES (?,?,?,?,?)", [(event_id, t, s, now, now) for t, s in targets])
-        self._tx(add)
+        conn.execute(insert(EVENTS).values(id=event_id, name=name, number=number, topic=topic, body=body,
+                                           created_at=now))
+        conn.execute(insert(DELIVERIES), [
+            {"event_id": event_id, "target": t, "subscription_id": s, "state": "pending", "attempts": 0,
+             "next_at": now, "created_at": now} for t, s in targets])
 
     def claim_due(self, limit: int, lease_s: float) -> list[Delivery]:
-        """Pending deliveries that are due, leased for ``lease_s`` so no other worker sends them."""
+        """Pending deliveries that are due, leased for ``lease_s`` so no other sender (this
+        host's or another's) sends them meanwhile."""
         now = time.time()
-
-        def claim(db):
-            rows = db.execute(
-                "SELECT d.id, d.event_id, d.target, d.subscription_id, e.topic, e.body, d.attempts "
-                "FROM deliveries d JOIN events e ON e.id = d.event_id "
-                "WHERE d.state='pending' AND d.next_at <= ? AND (d.claimed_until IS NULL OR d.claimed_until < ?) "
-                "ORDER BY d.next_at, d.id LIMIT ?", (now, now, limit)).fetchall()
-            db.executemany("UPDATE deliveries SET claimed_until=? WHERE id=?",
-                           [(now + lease_s, r[0]) for r in rows])
-            return [Delivery(*r) for r in rows]
-        return self._tx(claim)
+        d, e = DELIVERIES, EVENTS
+        q = (select(d.c.id, d.c.event_id, d.c.target, d.c.subscription_id, e.c.topic, e.c.body, d.c.attempts)
+             .join(e, e.c.id == d.c.event_id)
+             .where(d.c.state == "pending", d.c.next_at <= now,
+                    (d.c.claimed_until.is_(None)) | (d.c.claimed_until < now))
+             .order_by(d.c.next_at, d.c.id).limit(limit)
+             .with_for_update(skip_locked=True, of=d))
+        with self.engine.begin() as conn:
+            rows = conn.execute(q).all()
+            if rows:
+                conn.execute(update(d).where(d.c.id.in_([r[0] for r in rows])).values(claimed_until=now + lease_s))
+        return [Delivery(*r) for r in rows]
 
     def mark_delivered(self, delivery_id: int, status: int | None) -> None:
-        self._tx(lambda db: db.execute(
-            "UPDATE deliveries SET state='delivered', attempts=attempts+1, last_status=?, "
-            "last_error=NULL, delivered_at=?, claimed_until=NULL WHERE id=?",
-            (status, time.time(), delivery_id)))
+        d = DELIVERIES
+        with self.engine.begin() as conn:
+            conn.execute(update(d).where(d.c.id == delivery_id).values(
+                state="delivered", attempts=d.c.attempts + 1, last_status=status, last_error=None,
+                delivered_at=time.time(), claimed_until=None))
 
     def mark_retry(self, delivery_id: int, status: int | None, error: str, next_at: float | None) -> None:
         """Record a failed attempt; ``next_at`` None gives up (state ``failed``)."""
-        state = "pending" if next_at is not None else "failed"
-        self._tx(lambda db: db.execute(
-            "UPDATE deliveries SET state=?, attempts=attempts+1, last_status=?, last_error=?, "
-            "next_at=COALESCE(?, next_at), claimed_until=NULL WHERE id=?",
-            (state, status, error[:500], next_at, delivery_id)))
+        d = DELIVERIES
+        values = dict(state="pending" if next_at is not None else "failed", attempts=d.c.attempts + 1,
+                      last_status=status, last_error=error[:500], claimed_until=None)
+        if next_at is not None:
+            values["next_at"] = next_at
+        with self.engine.begin() as conn:
+            conn.execute(update(d).where(d.c.id == delivery_id).values(**values))
 
     def next_due_in(self) -> float | None:
         """Seconds until the next pending delivery is due (0 if one is due now); None if none."""
-        with self._lock:
-            row = self._db.execute("SELECT MIN(MAX(next_at, COALESCE(claimed_until, 0))) FROM deliveries "
-                                   "WHERE state='pending'").fetchone()
-        return None if row[0] is None else max(0.0, row[0] - time.time())
+        d = DELIVERIES
+        due = case((d.c.claimed_until > d.c.next_at, d.c.claimed_until), else_=d.c.next_at)
+        with self.engine.connect() as conn:
+            at = conn.execute(select(func.min(due)).where(d.c.state == "pending")).scalar()
+        return None if at is None else max(0.0, at - time.time())
 
     def counts(self) -> dict[str, int]:
         """Deliveries by state."""
-        with self._lock:
-            return dict(self._db.execute("SELECT state, COUNT(*) FROM deliveries GROUP BY state").fetchall())
+        d = DELIVERIES
+        with self.engine.connect() as conn:
+            return dict(conn.execute(select(d.c.state, func.count()).group_by(d.c.state)).all())
 
     def log(self, limit: int = 100, event_id: str | None = None, state: str | None = None) -> list[dict]:
         """The delivery log, newest first (optionally one event's, or one state's)."""
-        sql = ("SELECT d.id, d.event_id, e.name, e.number, e.topic, d.target, d.subscription_id, d.state, "
-               "d.attempts, d.last_status, d.last_error, d.created_at, d.delivered_at "
-               "FROM deliveries d JOIN events e ON e.id = d.event_id")
-        where, args = [], []
+        d, e = DELIVERIES, EVENTS
+        q = (select(d.c.id, d.c.event_id, e.c.name.label("event"), e.c.number, e.c.topic, d.c.target,
+                    d.c.subscription_id, d.c.state, d.c.attempts, d.c.last_status, d.c.last_error,
+                    d.c.created_at, d.c.delivered_at)
+             .join(e, e.c.id == d.c.event_id).order_by(d.c.id.desc()).limit(limit))
         if event_id:
-            where.append("d.event_id=?")
-            args.append(event_id)
+            q = q.where(d.c.event_id == event_id)
         if state:
-            where.append("d.state=?")
-            args.append(state)
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        with self._lock:
-            rows = self._db.execute(sql + " ORDER BY d.id DESC LIMIT ?", (*args, limit)).fetchall()
-        keys = ("id", "event_id", "event", "number", "topic", "target", "subscription_id", "state",
-                "attempts", "last_status", "last_error", "created_at", "delivered_at")
-        return [dict(zip(keys, r)) for r in rows]
+            q = q.where(d.c.state == state)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
 
     def prune(self, older_than_s: float) -> int:
         """Forget events whose deliveries are all finished and older than ``older_than_s``."""
         cutoff = time.time() - older_than_s
-
-        def prune(db):
-            return db.execute(
-                "DELETE FROM events WHERE created_at < ? AND NOT EXISTS (SELECT 1 FROM deliveries d "
-                "WHERE d.event_id = events.id AND d.state='pending')", (cutoff,)).rowcount
-        return self._tx(prune)
+        d, e = DELIVERIES, EVENTS
+        pending = exists().where(d.c.event_id == e.c.id, d.c.state == "pending")
+        with self.engine.begin() as conn:
+            old = select(e.c.id).where(e.c.created_at < cutoff, ~pending).scalar_subquery()
+            conn.execute(delete(d).where(d.c.event_id.in_(old)))
+            return conn.execute(delete(e).where(e.c.created_at < cutoff, ~pending)).rowcount

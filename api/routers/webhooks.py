@@ -16,15 +16,19 @@ from pydantic import BaseModel, Field
 
 from api import push
 from api.auth import Principal, require
+from api.db.engine import make_engine
 
 async def lifespan(app):
-    """Push with the app's own settings (its home for the outbox, its MQTT broker) while the
-    app runs, unless a notifier was installed already; stopped when the app stops."""
+    """Push with the app's own settings (the outbox in its ticket database, its MQTT broker)
+    while the app runs, unless a notifier was installed already; stopped when the app stops.
+    The notifier has a small connection pool of its own, so delivery never takes a connection
+    that a request is waiting for."""
     mine = None
     gs = getattr(app.state, "gs", None)
     if gs is not None and push._notifier is None:
         settings = gs.settings
-        mine = push.Notifier(settings.home / "push.db", settings.mqtt_host, settings.mqtt_port).start()
+        engine = make_engine(settings.sqlalchemy_url, pool_size=2)
+        mine = push.Notifier(engine, settings.mqtt_host, settings.mqtt_port).start()
         push.set_notifier(mine)
     try:
         yield
@@ -33,6 +37,7 @@ async def lifespan(app):
             if push._notifier is mine:
                 push.set_notifier(None)
             mine.close()
+            mine.outbox.engine.dispose()
 
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["admin"], lifespan=lifespan)

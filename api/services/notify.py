@@ -1,9 +1,11 @@
-"""Ticket events for push delivery (MQTT, webhooks), published only after the commit.
+"""Ticket events for push delivery (MQTT, webhooks), written in the change's own transaction.
 
-Services queue events on the session (:func:`queue_event`); :func:`commit` commits the
-request's one transaction and then hands each event to ``api.push.publish_ticket_event``
-(the push module; while it is absent, events are only logged at DEBUG). A push failure never
-undoes or fails a committed change.
+Services queue events on the session (:func:`queue_event`); :func:`commit` writes them into
+the push outbox on the session's connection (``api.push.stage_ticket_events``), commits the
+request's one transaction and then wakes the push thread: a committed change always has its
+events, a failed one none. Where the notifier's outbox is in another database, the events are
+handed to ``api.push.publish_ticket_event`` after the commit instead (best effort: a push
+failure then never undoes a committed change).
 """
 
 from __future__ import annotations
@@ -24,11 +26,28 @@ def queue_event(session: Session, kind: str, ticket: dict, **extra) -> None:
 def commit(session: Session) -> None:
     events = session.info.pop(_EVENTS, [])
     try:
+        staged = _stage(session, events)
         session.commit()
     except BaseException:
         session.rollback()
         raise
-    publish(events)
+    if staged:
+        if events:
+            from api.push import wake
+
+            wake()
+    else:
+        publish(events)
+
+
+def _stage(session: Session, events: list[dict]) -> bool:
+    if not events:
+        return True
+    try:
+        from api.push import stage_ticket_events
+    except ImportError:
+        return False
+    return stage_ticket_events(session, events)
 
 
 def discard(session: Session) -> None:

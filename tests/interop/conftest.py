@@ -110,11 +110,14 @@ def make_api(tmp_path, store=None, database_url: str = "", **notifier_options):
     from api import push
     from api.app import create_app
     from api.auth import issue_credential
+    from api.db.engine import make_engine
     from api.db.models import User
     from gridsight.settings import Settings
 
     settings = Settings(home=tmp_path, database_url=database_url, s3_endpoint="", mqtt_host="", api_key="")
-    notifier = push.Notifier(tmp_path / "push.db", **{"retry_base_s": 0.05, **notifier_options})
+    # the outbox in the ticket database, as the app's own notifier has it (events commit with the change)
+    notifier = push.Notifier(make_engine(settings.sqlalchemy_url, pool_size=2),
+                             **{"retry_base_s": 0.05, **notifier_options})
     old = push.set_notifier(notifier.start())
     app = create_app(settings, store=store, escalation=False)
     client = TestClient(app)
@@ -134,6 +137,7 @@ def make_api(tmp_path, store=None, database_url: str = "", **notifier_options):
         client.__exit__(None, None, None)
         push.set_notifier(old)
         notifier.close()
+        notifier.outbox.engine.dispose()
 
     return Api(client, app, keys, notifier), close
 

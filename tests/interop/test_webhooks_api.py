@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from api.push import verify_signature
 from tests.interop.conftest import NORTH_WEST
 from tests.push.test_push import Receiver
@@ -69,8 +71,94 @@ def test_the_app_runs_push_with_its_own_settings(tmp_path):
                          escalation=False)
         with TestClient(app):
             notifier = push._notifier
-            assert notifier is not None and notifier.outbox.path == tmp_path / "push.db"
+            assert notifier is not None and notifier.outbox.same_database(app.state.gs.engine)
             assert (notifier.mqtt.host, notifier.mqtt.port) == ("127.0.0.1", 1883)
         assert push._notifier is None  # stopped and removed with the app
     finally:
         push.set_notifier(old)
+
+
+def _push_events(api) -> list[tuple[str, str]]:
+    from sqlalchemy import select
+
+    from api.db.push import PushEvent
+
+    with api.app.state.gs.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(select(PushEvent.name, PushEvent.number))]
+
+
+def _other_host(api, **kw):
+    """A second API host's notifier: its own engine on the same ticket database."""
+    from api import push
+    from api.db.engine import make_engine
+
+    return push.Notifier(make_engine(api.app.state.gs.settings.sqlalchemy_url, pool_size=2),
+                         retry_base_s=0.05, **kw)
+
+
+def test_an_event_is_committed_with_its_change_and_outlives_the_push_thread(api):
+    """The push thread dies right after a ticket change commits: the event is already in the
+    database, and the next notifier on it (a restart, another host) delivers it."""
+    receiver = Receiver()
+    other = _other_host(api)
+    try:
+        r = api.client.post("/api/v1/webhooks", json={"url": receiver.url, "secret": SECRET}, headers=api.h("admin"))
+        assert r.status_code == 201, r.text
+        api.notifier.stop()
+        t = api.incident("garbage", NORTH_WEST)
+        assert ("created", t["number"]) in _push_events(api)
+        assert receiver.requests == []
+        other.start()
+        assert other.flush(10)
+        assert [json.loads(q["body"])["number"] for q in receiver.requests] == [t["number"]]
+    finally:
+        other.close()
+        other.outbox.engine.dispose()
+        receiver.close()
+
+
+def test_a_change_that_fails_to_commit_leaves_no_event(api):
+    from sqlalchemy import select
+    from sqlalchemy.exc import IntegrityError
+
+    from api.db.models import Department
+    from api.services import notify
+
+    api.notifier.add_subscription("http://127.0.0.1:9/hook", SECRET)
+    gs = api.app.state.gs
+    with gs.sessions() as s:
+        taken = s.scalars(select(Department.id)).first()
+    assert taken
+    with gs.sessions() as s:
+        notify.queue_event(s, "ticket.updated", {"number": "GS-2026-900001"})
+        s.add(Department(id=taken, name_en="a second department with the same id"))
+        with pytest.raises(IntegrityError):
+            notify.commit(s)
+    with gs.sessions() as s:
+        notify.queue_event(s, "ticket.updated", {"number": "GS-2026-900002"})
+        notify.commit(s)
+    events = _push_events(api)
+    assert ("updated", "GS-2026-900002") in events
+    assert not [e for e in events if e[1] == "GS-2026-900001"]
+
+
+def test_two_hosts_share_subscriptions_and_send_each_event_once(api):
+    receiver = Receiver()
+    other = _other_host(api, senders=4).start()
+    try:
+        r = api.client.post("/api/v1/webhooks", json={"url": receiver.url, "secret": SECRET}, headers=api.h("admin"))
+        assert r.status_code == 201, r.text
+        assert [s.url for s in other.outbox.subscriptions()] == [receiver.url]  # made on the other host
+        sent = []
+        for i in range(24):
+            host = (api.notifier, other)[i % 2]
+            sent.append(f"GS-2026-{800000 + i}")
+            host.publish({"event": "updated", "number": sent[-1]})
+        assert api.notifier.flush(15) and other.flush(15)
+        got = [json.loads(q["body"])["number"] for q in receiver.requests]
+        assert sorted(got) == sorted(sent)  # every event, none twice
+        assert {d["state"] for d in other.log(limit=100)} == {"delivered"}
+    finally:
+        other.close()
+        other.outbox.engine.dispose()
+        receiver.close()

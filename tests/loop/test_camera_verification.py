@@ -54,7 +54,7 @@ def issues(tmp_path):
 
 
 @pytest.fixture
-def mqtt_push(tmp_path):
+def mqtt_push(api):
     """The API's push with MQTT to the local Mosquitto (how the pipeline learns of resolves)."""
     try:
         socket.create_connection(("127.0.0.1", 1883), timeout=2).close()
@@ -62,7 +62,7 @@ def mqtt_push(tmp_path):
         pytest.skip("no MQTT broker on 127.0.0.1:1883 (scripts/services.sh starts Mosquitto)")
     from api.push import Notifier, set_notifier
 
-    notifier = Notifier(tmp_path / "push.db", "127.0.0.1", 1883, retry_base_s=0.05).start()
+    notifier = Notifier(api.app.state.gs.engine, "127.0.0.1", 1883, retry_base_s=0.05).start()
     old = set_notifier(notifier)
     yield notifier
     set_notifier(old)
