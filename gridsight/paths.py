@@ -6,3 +6,4 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIGS_DIR = REPO_ROOT / "configs"
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
 DEFAULT_HOME = REPO_ROOT / "var"
+DEFAULT_MANIFEST = REPO_ROOT / "datasets" / "gridsight-issues.yaml"  # the default model's classes and sources

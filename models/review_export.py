@@ -53,7 +53,7 @@ def class_names(names_from: Path | None) -> list[str]:
     """The class list labels are written in: a data yaml's ``names``, or the default manifest's."""
     if names_from is None:
         from models.dataset_prep import load_manifest
-        from models.train_cli import DEFAULT_MANIFEST
+        from gridsight.paths import DEFAULT_MANIFEST
 
         return load_manifest(DEFAULT_MANIFEST).names
     try:

@@ -8,11 +8,10 @@ import logging
 from pathlib import Path
 
 from gridsight.errors import UserError
-from gridsight.paths import REPO_ROOT
+from gridsight.paths import DEFAULT_MANIFEST, REPO_ROOT
 
 log = logging.getLogger("gridsight.train")
 
-DEFAULT_MANIFEST = REPO_ROOT / "datasets" / "gridsight-issues.yaml"
 DEFAULT_WEIGHTS = REPO_ROOT / "models" / "weights" / "gridsight-yolo11n.pt"
 
 

@@ -58,8 +58,8 @@ def ingest_incident(session: Session, inc: IncidentIn, actor: Principal, now: da
     steps = ("create", "update") if inc.event == "open" else ("update", "create", "update")
     for step in steps:
         if step == "create":
-            if (muted := muted_incident(session, inc, actor, now)) is not None:  # a rejected false positive's place
-                return muted
+            if (muting := muted_incident(session, inc, actor, now)) is not None:  # a rejected false positive's place
+                return IngestResult(muting.id, ticket_number(muting.created_at.year, muting.id), muting.status, False)
             ticket = _create(session, inc, itype, actor, now, rules, grids)
             created = ticket is not None
         else:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from api.auth import Principal
 from api.db.loop import REJECT_REASONS, Mute, Review
-from api.db.models import Ticket, ticket_number
+from api.db.models import Ticket
 from api.services.errors import Conflict, Invalid, NotFound
 from api.services.lifecycle import allowed_actions, record, transition
 from api.services.rules import DispatchRules
@@ -161,7 +161,7 @@ ACTIVE_MUTE = (select(Mute.id, Mute.ticket_id, Mute.last_key)
 def muted_incident(session: Session, inc, actor: Principal, now: datetime):
     """Called by the incident upsert before it creates a ticket. When an active mute covers the
     incident's camera, zone and type and its key has no ticket yet, the post is counted on the mute
-    and answered with the muting (rejected) ticket: an ``IngestResult``; else None."""
+    and answered with the muting (rejected) ticket, which is returned; else None."""
     if not inc.camera_id:
         return None
     mute = session.connection().execute(ACTIVE_MUTE, {"camera": inc.camera_id, "zone": inc.zone_id,
@@ -179,9 +179,7 @@ def muted_incident(session: Session, inc, actor: Principal, now: datetime):
         record(session, muting, actor, "muted_incident", now, muting.status, muting.status,
                f"incident {inc.key} held back by mute {mute.id} / 静默中，未建工单",
                {"mute_id": mute.id, "key": inc.key, "seq": inc.seq})
-    from api.services.incidents import IngestResult
-
-    return IngestResult(muting.id, ticket_number(muting.created_at.year, muting.id), muting.status, False)
+    return muting
 
 
 def reviewed(session: Session, since: datetime, principal: Principal | None = None, *, limit: int = 500,

@@ -6,7 +6,7 @@ import ast
 
 import numpy as np
 
-from models.detector import Detector, pad_batch
+from models.backends.base import Detector, pad_batch
 from models.letterbox import to_nchw_float
 from models.registry import Artefact, ModelEntry
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from gridsight.settings import get_settings
 from models.detections import Detections
-from models.detector import Detector, pad_batch
+from models.backends.base import Detector, pad_batch
 from models.letterbox import check_frame, letterbox_batch
 from models.registry import Artefact, ModelEntry, entry_from_path
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.detector import Detector, pad_batch
+from models.backends.base import Detector, pad_batch
 from models.registry import Artefact, ModelEntry
 
 

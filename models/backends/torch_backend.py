@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.detector import Detector
+from models.backends.base import Detector
 
 
 def load_torch_model(weights: Path, device: str, half: bool):

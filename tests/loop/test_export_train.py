@@ -15,7 +15,7 @@ import yaml
 
 from gridsight.cli import main
 from models.dataset_prep import load_manifest
-from models.train_cli import DEFAULT_MANIFEST
+from gridsight.paths import DEFAULT_MANIFEST
 from tests.api.conftest import LiveServer
 from tests.loop.scene import VTEST, Street
 
