@@ -10,11 +10,15 @@ queue: :meth:`Outbox.claim_due` leases a delivery to one host (``FOR UPDATE SKIP
 PostgreSQL; SQLite's write lock serialises the claim).
 
 An ``Outbox`` can also stand alone on a SQLite file of its own (``Outbox(path)``, tables
-created on open), for a notifier without a ticket database.
+created on open), for a notifier without a ticket database. Before migration 0004 every API host
+kept its outbox in such a file (``$GRIDSIGHT_HOME/push.db``); :meth:`Outbox.import_file` moves
+one into the ticket database.
 """
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +28,7 @@ from sqlalchemy import Connection, Engine, case, delete, exists, func, insert, s
 from api.db.push import PushDelivery, PushEvent, PushSubscription
 
 SUBS, EVENTS, DELIVERIES = PushSubscription.__table__, PushEvent.__table__, PushDelivery.__table__
+log = logging.getLogger("gridsight.push")
 
 
 @dataclass(frozen=True)
@@ -191,3 +196,49 @@ class Outbox:
             old = select(e.c.id).where(e.c.created_at < cutoff, ~pending).scalar_subquery()
             conn.execute(delete(d).where(d.c.event_id.in_(old)))
             return conn.execute(delete(e).where(e.c.created_at < cutoff, ~pending)).rowcount
+
+    # --- the per-host file of earlier versions ------------------------------------------------
+    def import_file(self, path: str | Path) -> dict[str, int] | None:
+        """Move an outbox file (``$GRIDSIGHT_HOME/push.db`` of a version before migration 0004)
+        into these tables, in one transaction: its subscriptions (one already here with the same
+        URL, secret and events is reused, so several hosts' files merge), its events not here yet,
+        and their deliveries with their state, attempts and schedule, so pending ones go out and
+        the log keeps the rest. The file is then renamed ``push.db.imported``; on an error nothing
+        is written and the file stays for the next start. Returns the counts, None without a file."""
+        path = Path(path)
+        if not path.is_file():
+            return None
+        src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            subs = src.execute("SELECT id, url, secret, events, active, created_at FROM subscriptions").fetchall()
+            events = src.execute("SELECT id, name, number, topic, body, created_at FROM events").fetchall()
+            deliveries = src.execute(
+                "SELECT event_id, target, subscription_id, state, attempts, next_at, last_status, last_error, "
+                "created_at, delivered_at FROM deliveries ORDER BY id").fetchall()
+        finally:
+            src.close()
+        with self.engine.begin() as conn:
+            ids: dict[int, int] = {}
+            for sid, url, secret, names, active, created in subs:
+                same = conn.execute(select(SUBS.c.id).where(
+                    SUBS.c.url == url, SUBS.c.secret == secret, SUBS.c.events == names,
+                    SUBS.c.active.is_(bool(active)))).scalar()
+                ids[sid] = same if same is not None else conn.execute(insert(SUBS).values(
+                    url=url, secret=secret, events=names, active=bool(active), created_at=created)
+                ).inserted_primary_key[0]
+            have = set(conn.execute(select(EVENTS.c.id)).scalars()) if events else set()
+            new = [e for e in events if e[0] not in have]
+            if new:
+                conn.execute(insert(EVENTS), [dict(id=e[0], name=e[1], number=e[2], topic=e[3], body=bytes(e[4]),
+                                                   created_at=e[5]) for e in new])
+            new_ids = {e[0] for e in new}
+            moved = [dict(event_id=d[0], target=d[1], subscription_id=ids.get(d[2]) if d[2] is not None else None,
+                          state=d[3], attempts=d[4], next_at=d[5], last_status=d[6], last_error=d[7],
+                          created_at=d[8], delivered_at=d[9]) for d in deliveries if d[0] in new_ids]
+            if moved:
+                conn.execute(insert(DELIVERIES), moved)
+        path.rename(path.with_name(path.name + ".imported"))
+        counts = {"subscriptions": len(subs), "events": len(new),
+                  "pending": sum(1 for d in moved if d["state"] == "pending")}
+        log.info("push outbox file %s moved into the ticket database: %s", path, counts)
+        return counts

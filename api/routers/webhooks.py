@@ -7,6 +7,7 @@ router's lifespan runs the push notifier with the app's settings while the app r
 
 from __future__ import annotations
 
+import logging
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Query
@@ -18,6 +19,9 @@ from api import push
 from api.auth import Principal, require
 from api.db.engine import make_engine
 
+log = logging.getLogger("gridsight.push")
+
+
 async def lifespan(app):
     """Push with the app's own settings (the outbox in its ticket database, its MQTT broker)
     while the app runs, unless a notifier was installed already; stopped when the app stops.
@@ -28,7 +32,12 @@ async def lifespan(app):
     if gs is not None and push._notifier is None:
         settings = gs.settings
         engine = make_engine(settings.sqlalchemy_url, pool_size=2)
-        mine = push.Notifier(engine, settings.mqtt_host, settings.mqtt_port).start()
+        mine = push.Notifier(engine, settings.mqtt_host, settings.mqtt_port)
+        try:  # this host's outbox file of a version before migration 0004, if any
+            mine.outbox.import_file(settings.home / "push.db")
+        except Exception:  # nothing was written; the file stays for the next start
+            log.exception("could not move %s into the ticket database", settings.home / "push.db")
+        mine.start()
         push.set_notifier(mine)
     try:
         yield

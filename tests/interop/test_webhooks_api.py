@@ -162,3 +162,65 @@ def test_two_hosts_share_subscriptions_and_send_each_event_once(api):
         other.close()
         other.outbox.engine.dispose()
         receiver.close()
+
+
+# The outbox file every API host kept before migration 0004 ($GRIDSIGHT_HOME/push.db).
+OLD_OUTBOX_SCHEMA = """
+CREATE TABLE subscriptions (
+    id INTEGER PRIMARY KEY, url TEXT NOT NULL, secret TEXT NOT NULL, events TEXT NOT NULL DEFAULT '',
+    active INTEGER NOT NULL DEFAULT 1, created_at REAL NOT NULL);
+CREATE TABLE events (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, number TEXT NOT NULL, topic TEXT NOT NULL,
+    body BLOB NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE deliveries (
+    id INTEGER PRIMARY KEY, event_id TEXT NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+    target TEXT NOT NULL, subscription_id INTEGER, state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0, next_at REAL NOT NULL, claimed_until REAL,
+    last_status INTEGER, last_error TEXT, created_at REAL NOT NULL, delivered_at REAL);
+"""
+
+
+def test_an_earlier_versions_outbox_file_is_moved_into_the_database(tmp_path):
+    """Upgrading loses no webhook subscription and no pending event of the per-host file."""
+    import sqlite3
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from api import push
+    from api.app import create_app
+    from gridsight.settings import Settings
+
+    receiver = Receiver()
+    now = time.time()
+    db = sqlite3.connect(tmp_path / "push.db")
+    db.executescript(OLD_OUTBOX_SCHEMA)
+    db.execute("INSERT INTO subscriptions VALUES (7, ?, ?, '', 1, ?)", (receiver.url, SECRET, now - 100))
+    for eid, state in (("old-delivered", "delivered"), ("old-pending", "pending")):
+        body = json.dumps({"id": eid, "event": "status", "number": "GS-2026-000042"}).encode()
+        db.execute("INSERT INTO events VALUES (?, 'status', 'GS-2026-000042', 'gridsight/tickets/GS-2026-000042/status', "
+                   "?, ?)", (eid, body, now - 50))
+        db.execute("INSERT INTO deliveries (event_id, target, subscription_id, state, attempts, next_at, created_at) "
+                   "VALUES (?, 'webhook', 7, ?, 3, ?, ?)", (eid, state, now - 1, now - 50))
+    db.commit()
+    db.close()
+
+    old = push.set_notifier(None)
+    try:
+        app = create_app(Settings(home=tmp_path, database_url="", mqtt_host="", api_key=""), escalation=False)
+        with TestClient(app):
+            notifier = push._notifier
+            assert [s.url for s in notifier.outbox.subscriptions()] == [receiver.url]
+            assert notifier.flush(10)
+            [req] = receiver.requests  # the pending one went out, signed with the old secret
+            assert req["headers"]["X-GridSight-Delivery"] == "old-pending"
+            assert verify_signature(SECRET, req["body"], req["headers"]["X-GridSight-Signature"])
+            log = {d["event_id"]: (d["state"], d["attempts"]) for d in notifier.log()}
+            assert log == {"old-delivered": ("delivered", 3), "old-pending": ("delivered", 4)}
+        assert not (tmp_path / "push.db").exists() and (tmp_path / "push.db.imported").is_file()
+        with TestClient(create_app(Settings(home=tmp_path, database_url="", mqtt_host="", api_key=""),
+                                   escalation=False)):
+            assert len(push._notifier.outbox.subscriptions()) == 1  # moved once
+    finally:
+        push.set_notifier(old)
+        receiver.close()
