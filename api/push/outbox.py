@@ -6,8 +6,8 @@ events with :meth:`Outbox.add_event` on the request's own connection, inside its
 so an event exists exactly when the change it reports was committed. A delivery leaves the
 ``pending`` state only when the receiver acknowledged it (webhook 2xx, MQTT PUBACK), which
 makes push at-least-once across crashes and restarts. Every API host's notifier works the same
-queue: :meth:`Outbox.claim_due` leases a delivery to one host (``FOR UPDATE SKIP LOCKED`` on
-PostgreSQL; SQLite's write lock serialises the claim).
+queue: :meth:`Outbox.claim_due` leases a delivery to one host, and one target's deliveries to
+one host at a time (in order).
 
 An ``Outbox`` can also stand alone on a SQLite file of its own (``Outbox(path)``, tables
 created on open), for a notifier without a ticket database. Before migration 0004 every API host
@@ -23,12 +23,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, case, delete, exists, func, insert, select, update
+from sqlalchemy import Connection, Engine, case, delete, exists, func, insert, select, text, update
 
 from api.db.push import PushDelivery, PushEvent, PushSubscription
 
 SUBS, EVENTS, DELIVERIES = PushSubscription.__table__, PushEvent.__table__, PushDelivery.__table__
 log = logging.getLogger("gridsight.push")
+CLAIM_LOCK = 0x6773_7075_7368  # PostgreSQL advisory lock key of the delivery claim ("gspush")
 
 
 @dataclass(frozen=True)
@@ -127,16 +128,24 @@ class Outbox:
 
     def claim_due(self, limit: int, lease_s: float) -> list[Delivery]:
         """Pending deliveries that are due, leased for ``lease_s`` so no other sender (this
-        host's or another's) sends them meanwhile."""
+        host's or another's) sends them meanwhile. A target (the broker, or one subscription)
+        that another sender holds a lease on is skipped, so one target's deliveries go out one
+        after another, in order, whichever hosts run. Claims are serialised across hosts (an
+        advisory lock on PostgreSQL, the write lock on SQLite), so each sees the others' leases."""
         now = time.time()
         d, e = DELIVERIES, EVENTS
+        busy = DELIVERIES.alias("busy")
+        held = exists().where(busy.c.target == d.c.target,
+                              busy.c.subscription_id.is_not_distinct_from(d.c.subscription_id),
+                              busy.c.state == "pending", busy.c.claimed_until >= now)
         q = (select(d.c.id, d.c.event_id, d.c.target, d.c.subscription_id, e.c.topic, e.c.body, d.c.attempts)
              .join(e, e.c.id == d.c.event_id)
              .where(d.c.state == "pending", d.c.next_at <= now,
-                    (d.c.claimed_until.is_(None)) | (d.c.claimed_until < now))
-             .order_by(d.c.next_at, d.c.id).limit(limit)
-             .with_for_update(skip_locked=True, of=d))
+                    (d.c.claimed_until.is_(None)) | (d.c.claimed_until < now), ~held)
+             .order_by(d.c.next_at, d.c.id).limit(limit))
         with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CLAIM_LOCK})
             rows = conn.execute(q).all()
             if rows:
                 conn.execute(update(d).where(d.c.id.in_([r[0] for r in rows])).values(claimed_until=now + lease_s))
