@@ -374,6 +374,9 @@ def main() -> int:
     ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432", help="PostgreSQL server URL")
     ap.add_argument("--quick", action="store_true", help="5 s phases, 20,000 tickets, 1000 list requests")
     ap.add_argument("--pause-pid-file", help="SIGSTOP this pid while measuring, SIGCONT after (always)")
+    ap.add_argument("--mqtt", default="", metavar="HOST:PORT",
+                    help="push on: every ticket change writes its event in its transaction and the API "
+                         "sends it to this broker (e.g. 127.0.0.1:1883); default off")
     args = ap.parse_args()
     if args.quick:
         args.seconds, args.tickets, args.list_requests = 5.0, 20_000, 400
@@ -407,7 +410,8 @@ def main() -> int:
     evidence = [{"kind": k, "object_key": store.put(f"bench {k} evidence".encode() * 200, "image/jpeg"),
                  "content_type": "image/jpeg"} for k in ("annotated", "raw")]
     env = {**os.environ, "GRIDSIGHT_HOME": str(home), "GRIDSIGHT_DATABASE_URL": pg_url(args.pg, db),
-           "GRIDSIGHT_API_KEY": INGEST_KEY, "GRIDSIGHT_S3_ENDPOINT": "", "GRIDSIGHT_MQTT_HOST": "",
+           "GRIDSIGHT_API_KEY": INGEST_KEY, "GRIDSIGHT_S3_ENDPOINT": "", "GRIDSIGHT_MQTT_HOST": args.mqtt.rpartition(":")[0] or args.mqtt,
+           "GRIDSIGHT_MQTT_PORT": args.mqtt.rpartition(":")[2] if ":" in args.mqtt else "1883",
            "GRIDSIGHT_LOG_LEVEL": "WARNING"}
     from tests.services.swift import free_port
 
@@ -472,13 +476,24 @@ def main() -> int:
                   for n, v in per.items()]
     finally:
         resume()
+        if args.mqtt:  # how many of the events went out (the queue drains while the server runs)
+            push_states = {}
+            with psycopg.connect(pg_url(args.pg, db, driver=False), autocommit=True) as c:
+                for _ in range(120):
+                    push_states = dict(c.execute("SELECT state, count(*) FROM push_deliveries GROUP BY state").fetchall())
+                    if not push_states.get("pending"):
+                        break
+                    time.sleep(0.5)
         stop_server(server)
         with psycopg.connect(admin_dsn, autocommit=True) as c:
             c.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
     print(f"\nTicket API on PostgreSQL, uvicorn --workers {args.workers}; {machine()}"
           f"{'; background job paused' if paused else ''}")
-    print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}\n")
+    print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
+    if args.mqtt:
+        print(f"push on (MQTT {args.mqtt}): deliveries by state after the run: {push_states}")
+    print()
     print("| scenario | requests | ok req/s | p50 ms | p95 ms | p99 ms | CPU ms/req (API + PostgreSQL) | target | met |")
     print("|---|---|---|---|---|---|---|---|---|")
     print("\n".join(lines))

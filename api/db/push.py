@@ -50,7 +50,8 @@ class PushEvent(Base):
 
 class PushDelivery(Base):
     __tablename__ = "push_deliveries"
-    __table_args__ = (Index("ix_push_deliveries_due", "state", "next_at"),)
+    __table_args__ = (Index("ix_push_deliveries_due", "state", "next_at"),
+                      Index("ix_push_deliveries_claimed", "state", "claimed_until"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(String(36), ForeignKey("push_events.id", ondelete="CASCADE"),

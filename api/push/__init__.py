@@ -41,7 +41,8 @@ def get_notifier(settings=None) -> Notifier:
                     settings = get_settings()
                 from api.db.engine import make_engine
 
-                _notifier = Notifier(make_engine(settings.sqlalchemy_url, pool_size=4), settings.mqtt_host,
+                _notifier = Notifier(make_engine(settings.sqlalchemy_url, pool_size=4, async_commit=True),
+                                     settings.mqtt_host,
                                      settings.mqtt_port).start()
     return _notifier
 

@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine
 
 from api.push import webhooks
 from api.push.mqtt import MqttLink, topic_for
-from api.push.outbox import Delivery, Outbox, Subscription
+from api.push.outbox import Delivery, Outbox, Subscription, durable
 
 log = logging.getLogger("gridsight.push")
 
@@ -35,6 +35,8 @@ _NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
 ALIASES = {"status_changed": "status"}
+HELD_RECHECK_S = 0.25  # how often a sender looks at due deliveries that another sender's target lease holds
+MIN_IDLE_S = 0.02  # the least time between two claims that found nothing
 
 
 def event_name(raw) -> str:
@@ -120,6 +122,7 @@ class Notifier:
         """Queue one ticket event for every target, in a transaction of its own; returns its id
         (None: nobody listens). See :meth:`stage` for what ``event`` holds."""
         with self.outbox.engine.begin() as conn:
+            durable(conn)
             event_id = self.stage(event, conn)
         self.wake()
         return event_id
@@ -188,42 +191,49 @@ class Notifier:
                         per_target: dict[tuple, list[Delivery]] = {}
                         for d in batch:
                             per_target.setdefault((d.target, d.subscription_id), []).append(d)
-                        list(pool.map(self._deliver_in_order, per_target.values()))
+                        subs = ({s.id: s for s in self.outbox.subscriptions(active_only=False)}
+                                if any(d.target == "webhook" for d in batch) else {})
+                        done = pool.map(lambda ds: self._deliver_in_order(ds, subs), per_target.values())
+                        self.outbox.mark_delivered([ok for oks in done for ok in oks])  # one commit a batch
                         continue
                     if time.monotonic() - last_prune > 3600:
                         self.outbox.prune(self.retention_s)
                         last_prune = time.monotonic()
                     due = self.outbox.next_due_in()
+                    if due == 0:  # due, but its target is being sent by another sender, which goes on
+                        due = HELD_RECHECK_S  # to it next; look again shortly (its lease may lapse)
+                        self._stop.wait(MIN_IDLE_S)  # and let wake-ups not turn this into a spin
                 except Exception:  # the database may be away for a while; keep trying, say why
                     log.exception("push outbox error")
                     due = 5.0
                 self._wake.wait(5.0 if due is None else min(max(due, 0.01), 5.0))
 
-    def _deliver_in_order(self, deliveries: list[Delivery]) -> None:
+    def _deliver_in_order(self, deliveries: list[Delivery], subs: dict[int, Subscription]) -> list[tuple]:
+        """Send one target's deliveries one after another; ``(id, status)`` of those acknowledged
+        (a failure is recorded at once, with its retry time)."""
+        done = []
         for d in deliveries:
-            self._deliver(d)
+            try:
+                status, error = self._send(d, subs)
+            except Exception as e:  # never let one delivery kill the thread
+                status, error = None, f"{type(e).__name__}: {e}"
+            if not error:
+                done.append((d.id, status))
+                continue
+            attempt = d.attempts + 1
+            give_up = attempt >= self.max_attempts or error.startswith("gone:")
+            next_at = None if give_up else time.time() + self.backoff(attempt)
+            self.outbox.mark_retry(d.id, status, error.removeprefix("gone: "), next_at)
+            log.warning("push delivery failed%s", " (giving up)" if give_up else ", will retry",
+                        extra={"target": d.target, "topic": d.topic, "attempt": attempt, "error": error})
+        return done
 
-    def _deliver(self, d: Delivery) -> None:
-        try:
-            status, error = self._send(d)
-        except Exception as e:  # never let one delivery kill the thread
-            status, error = None, f"{type(e).__name__}: {e}"
-        if not error:
-            self.outbox.mark_delivered(d.id, status)
-            return
-        attempt = d.attempts + 1
-        give_up = attempt >= self.max_attempts or error.startswith("gone:")
-        next_at = None if give_up else time.time() + self.backoff(attempt)
-        self.outbox.mark_retry(d.id, status, error.removeprefix("gone: "), next_at)
-        log.warning("push delivery failed%s", " (giving up)" if give_up else ", will retry",
-                    extra={"target": d.target, "topic": d.topic, "attempt": attempt, "error": error})
-
-    def _send(self, d: Delivery) -> tuple[int | None, str]:
+    def _send(self, d: Delivery, subs: dict[int, Subscription]) -> tuple[int | None, str]:
         if d.target == "mqtt":
             if not self.mqtt:
                 return None, "gone: MQTT is not configured (GRIDSIGHT_MQTT_HOST)"
             return None, self.mqtt.publish(d.topic, d.body, timeout=self.http_timeout_s)
-        sub = next((s for s in self.outbox.subscriptions(active_only=False) if s.id == d.subscription_id), None)
+        sub = subs.get(d.subscription_id)
         if sub is None or not sub.active:
             return None, "gone: subscription removed"
         name = d.topic.rsplit("/", 1)[-1]

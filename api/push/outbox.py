@@ -55,6 +55,14 @@ class Delivery:
     attempts: int
 
 
+def durable(conn: Connection) -> None:
+    """This transaction waits for the WAL flush even on an engine that does not (PostgreSQL
+    ``synchronous_commit``): what a caller was told is stored must survive a database crash.
+    Only the delivery bookkeeping (claims, acknowledgements, retries) may be lost and redone."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SET LOCAL synchronous_commit TO on"))
+
+
 class Outbox:
     """The push tables of one database (thread-safe: each call takes a pooled connection)."""
 
@@ -82,6 +90,7 @@ class Outbox:
     # --- subscriptions ----------------------------------------------------------------------
     def add_subscription(self, url: str, secret: str, events: tuple[str, ...] = ()) -> Subscription:
         with self.engine.begin() as conn:
+            durable(conn)
             sub_id = conn.execute(insert(SUBS).values(
                 url=url, secret=secret, events=",".join(events), active=True, created_at=time.time())
             ).inserted_primary_key[0]
@@ -90,6 +99,7 @@ class Outbox:
     def remove_subscription(self, sub_id: int) -> bool:
         """Deactivate (pending deliveries to it are dropped as failed); False if unknown."""
         with self.engine.begin() as conn:
+            durable(conn)
             n = conn.execute(update(SUBS).where(SUBS.c.id == sub_id, SUBS.c.active.is_(True))
                              .values(active=False)).rowcount
             conn.execute(update(DELIVERIES).where(DELIVERIES.c.subscription_id == sub_id,
@@ -118,6 +128,7 @@ class Outbox:
         ``conn`` (inside the caller's transaction, committed with it) or in a transaction of its own."""
         if conn is None:
             with self.engine.begin() as own:
+                durable(own)
                 return self.add_event(event_id, name, number, topic, body, targets, own)
         now = time.time()
         conn.execute(insert(EVENTS).values(id=event_id, name=name, number=number, topic=topic, body=body,
@@ -134,29 +145,37 @@ class Outbox:
         advisory lock on PostgreSQL, the write lock on SQLite), so each sees the others' leases."""
         now = time.time()
         d, e = DELIVERIES, EVENTS
-        busy = DELIVERIES.alias("busy")
-        held = exists().where(busy.c.target == d.c.target,
-                              busy.c.subscription_id.is_not_distinct_from(d.c.subscription_id),
-                              busy.c.state == "pending", busy.c.claimed_until >= now)
         q = (select(d.c.id, d.c.event_id, d.c.target, d.c.subscription_id, e.c.topic, e.c.body, d.c.attempts)
              .join(e, e.c.id == d.c.event_id)
              .where(d.c.state == "pending", d.c.next_at <= now,
-                    (d.c.claimed_until.is_(None)) | (d.c.claimed_until < now), ~held)
+                    (d.c.claimed_until.is_(None)) | (d.c.claimed_until < now))
              .order_by(d.c.next_at, d.c.id).limit(limit))
+        held = (select(d.c.target, d.c.subscription_id).distinct()
+                .where(d.c.state == "pending", d.c.claimed_until >= now))
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CLAIM_LOCK})
+            for target, sub_id in conn.execute(held).all():  # the targets other senders hold: a few
+                q = q.where(~((d.c.target == target) & d.c.subscription_id.is_not_distinct_from(sub_id)))
             rows = conn.execute(q).all()
             if rows:
                 conn.execute(update(d).where(d.c.id.in_([r[0] for r in rows])).values(claimed_until=now + lease_s))
         return [Delivery(*r) for r in rows]
 
-    def mark_delivered(self, delivery_id: int, status: int | None) -> None:
+    def mark_delivered(self, acknowledged: list[tuple[int, int | None]]) -> None:
+        """Record deliveries as acknowledged, ``(delivery id, status)`` each, in one transaction."""
+        if not acknowledged:
+            return
         d = DELIVERIES
+        now = time.time()
+        by_status: dict[int | None, list[int]] = {}
+        for delivery_id, status in acknowledged:
+            by_status.setdefault(status, []).append(delivery_id)
         with self.engine.begin() as conn:
-            conn.execute(update(d).where(d.c.id == delivery_id).values(
-                state="delivered", attempts=d.c.attempts + 1, last_status=status, last_error=None,
-                delivered_at=time.time(), claimed_until=None))
+            for status, ids in by_status.items():
+                conn.execute(update(d).where(d.c.id.in_(ids)).values(
+                    state="delivered", attempts=d.c.attempts + 1, last_status=status, last_error=None,
+                    delivered_at=now, claimed_until=None))
 
     def mark_retry(self, delivery_id: int, status: int | None, error: str, next_at: float | None) -> None:
         """Record a failed attempt; ``next_at`` None gives up (state ``failed``)."""
@@ -227,6 +246,7 @@ class Outbox:
         finally:
             src.close()
         with self.engine.begin() as conn:
+            durable(conn)  # the file is renamed after this commit
             ids: dict[int, int] = {}
             for sid, url, secret, names, active, created in subs:
                 same = conn.execute(select(SUBS.c.id).where(

@@ -31,7 +31,10 @@ async def lifespan(app):
     gs = getattr(app.state, "gs", None)
     if gs is not None and push._notifier is None:
         settings = gs.settings
-        engine = make_engine(settings.sqlalchemy_url, pool_size=2)
+        # its bookkeeping commits without waiting for the WAL flush (PostgreSQL): a crash can at
+        # worst make a delivery go out again, which at-least-once allows; events themselves are
+        # written by the requests' own transactions
+        engine = make_engine(settings.sqlalchemy_url, pool_size=2, async_commit=True)
         mine = push.Notifier(engine, settings.mqtt_host, settings.mqtt_port)
         try:  # this host's outbox file of a version before migration 0004, if any
             mine.outbox.import_file(settings.home / "push.db")

@@ -56,6 +56,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('push_deliveries', schema=None) as batch_op:
         batch_op.create_index('ix_push_deliveries_due', ['state', 'next_at'], unique=False)
+        batch_op.create_index('ix_push_deliveries_claimed', ['state', 'claimed_until'], unique=False)
         batch_op.create_index(batch_op.f('ix_push_deliveries_event_id'), ['event_id'], unique=False)
 
 
@@ -64,6 +65,7 @@ def downgrade() -> None:
     with op.batch_alter_table('push_deliveries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_push_deliveries_event_id'))
         batch_op.drop_index('ix_push_deliveries_due')
+        batch_op.drop_index('ix_push_deliveries_claimed')
 
     op.drop_table('push_deliveries')
     op.drop_table('push_subscriptions')
