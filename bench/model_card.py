@@ -5,7 +5,8 @@
 
 Runs ``gridsight eval`` (models.evaluate) at the registry image size on every validation split:
 fire-smoke and garbage (the shared sets' own valid splits), water (the prepared set's hold-out) and
-the COCO retention frames (teacher labels, never trained on). Needs the prepared set
+the COCO retention frames (teacher labels, never trained on), and counts false alarms on the
+held-out ordinary CCTV scenes (fire-smoke's `default` images). Needs the prepared set
 (``gridsight dataset prepare``, default ~/.cache/gridsight/datasets/gridsight-issues). Prints
 Markdown tables; the last line is one JSON object with every number.
 """
@@ -25,6 +26,24 @@ import gridsight  # noqa: E402,F401  (offline before ultralytics)
 TARGETS = {"fire": 0.85, "smoke": 0.95, "garbage": 0.78, "garbage_bin": 0.88, "overflow": 0.90, "water": 0.45}
 RETENTION_CLASSES = ["person", "car", "truck", "motorcycle", "bicycle", "bus"]
 RETENTION_TARGET = 0.85
+MIN_SCORE = 0.35  # configs/issues.yaml: the fire and smoke rules' min_score
+
+
+def false_alarms(weights: str, image_list: Path, imgsz: int) -> dict:
+    """How many of the held-out ordinary scenes (fire-smoke's `default` images) get a fire or
+    smoke box at the fire and smoke rules' min_score, and at stricter thresholds."""
+    from ultralytics import YOLO
+
+    model = YOLO(weights, task="detect")
+    ids = {k for k, v in model.names.items() if v in ("fire", "smoke")}
+    paths = image_list.read_text().split()
+    top = []
+    for i in range(0, len(paths), 16):
+        for r in model.predict(paths[i:i + 16], imgsz=imgsz, conf=0.05, verbose=False):
+            scores = [float(b.conf) for b in r.boxes if int(b.cls) in ids]
+            top.append(max(scores, default=0.0))
+    return {"images": len(paths),
+            "images_with_fire_or_smoke": {str(c): sum(t >= c for t in top) for c in (MIN_SCORE, 0.5, 0.7)}}
 
 
 def main() -> int:
@@ -54,6 +73,9 @@ def main() -> int:
             verdict = "" if target is None else f"{target:.2f} {'met' if m.map50 >= target else '**missed**'}"
             rows.append(f"| {f'{label} ({r.images} img)' if i == 0 else ''} | {name} | {m.instances} | "
                         f"{m.precision:.3f} | {m.recall:.3f} | **{m.map50:.3f}** | {m.map50_95:.3f} | {verdict} |")
+    negatives = args.prepared / "val-fire-smoke-negatives.txt"
+    if negatives.is_file():
+        out["false_alarms"] = false_alarms(out["model"], negatives, imgsz)
     ret = evaluate(args.prepared / "retention.yaml", model=args.model, imgsz=imgsz, classes=RETENTION_CLASSES)
     weighted = ret.weighted_map50() or 0.0
     out["retention"] = {"images": ret.images, "box_weighted_map50": round(weighted, 4), **ret.as_json()}
@@ -64,6 +86,13 @@ def main() -> int:
     print(f"\nCOCO retention ({ret.images} held-out street frames, teacher labels): box-weighted mAP50 "
           f"**{weighted:.3f}** (target {RETENTION_TARGET}: {'met' if weighted >= RETENTION_TARGET else 'missed'}); "
           f"{per}\n")
+    fa = out.get("false_alarms")
+    if fa:
+        at = ", ".join(f"{n} at >= {c}" for c, n in fa["images_with_fire_or_smoke"].items())
+        print(f"False alarms ({fa['images']} held-out ordinary CCTV scenes, no fire or smoke in view): images with a "
+              f"fire or smoke box: {at} (the rules' min_score is {MIN_SCORE})\n")
+    else:
+        print("False alarms: no held-out negatives in the prepared set (prepare it again)\n")
     print(json.dumps(out))
     return 0
 

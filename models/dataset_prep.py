@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -167,10 +168,28 @@ def _resolve(data_dir: Path, p: str) -> Path:
     return q if q.is_absolute() else data_dir / q
 
 
+ONLY_DROPPED = ("keep", "drop", "negatives")
+
+
+def scene_group(name: str) -> str:
+    """Frames of one scene are numbered together (``img_1046``, ``img_1047``): the first number
+    of a file name without its last digit, so a hold-out by this key keeps a scene on one side."""
+    m = re.match(r"(\D*)(\d+)", name)
+    return f"{m.group(1)}{int(m.group(2)) // 10}" if m else name
+
+
 def prepare_yolo_source(src: dict, m: Manifest, data_dir: Path, out: Path) -> list[Item]:
+    """A YOLO-format source. ``only_dropped`` says what becomes of an image whose labels were all
+    of dropped classes: ``keep`` it (as it is, the default), ``drop`` it, or keep it as one of the
+    source's ``negatives``: a scene with none of our classes in it, listed as the source
+    ``<name>-negatives`` (so ``--repeat`` can weigh it), with ``negatives_val_fraction`` of the
+    training ones held out by :func:`scene_group` to measure false alarms."""
     root = _resolve(data_dir, src["path"])
     names = list(src["class_ids"])
     id_map = {i: (m.class_id(src["classes"][n]) if src["classes"].get(n) else None) for i, n in enumerate(names)}
+    only_dropped = src.get("only_dropped", "drop" if src.get("drop_images_only_dropped") else "keep")
+    if only_dropped not in ONLY_DROPPED:
+        raise UserError(f"{src['name']}: only_dropped must be one of {', '.join(ONLY_DROPPED)}, not {only_dropped!r}")
     items = []
     for split, folder in src["splits"].items():
         imgs = _images(root / folder / "images")
@@ -179,11 +198,16 @@ def prepare_yolo_source(src: dict, m: Manifest, data_dir: Path, out: Path) -> li
         for img in imgs:
             raw = read_yolo_labels(root / folder / "labels" / (img.stem + ".txt"))
             boxes = remap_labels(raw, id_map)
-            if src.get("drop_images_only_dropped") and len(raw) and not len(boxes):
-                continue
-            dst = out / "images" / split / f"{src['name']}__{img.name}"
+            source, part = src["name"], split
+            if len(raw) and not len(boxes) and only_dropped != "keep":
+                if only_dropped == "drop":
+                    continue
+                source = f"{src['name']}-negatives"
+                if split == "train" and is_holdout(scene_group(img.name), float(src.get("negatives_val_fraction", 0.2))):
+                    part = "val"
+            dst = out / "images" / part / f"{source}__{img.name}"  # a held-out negative never meets a val image
             _link(img, dst)
-            items.append(Item(split, src["name"], dst, boxes))
+            items.append(Item(part, source, dst, boxes))
     return items
 
 

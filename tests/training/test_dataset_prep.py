@@ -98,6 +98,45 @@ def prepared(tmp_path):
     return out, report, manifest_path, data
 
 
+def test_images_with_only_dropped_labels_become_held_out_negatives(tmp_path):
+    """`only_dropped: negatives`: ordinary scenes (only `default` boxes) are kept without labels,
+    as their own source, and a share of them is held out whole scene by whole scene."""
+    import copy
+    import shutil
+
+    data = tmp_path / "data"
+    make_data_dir(data)
+    train = data / "fire" / "train"
+    for n in range(100, 200, 5):  # 20 frames, two per scene (img_100/img_105, img_110/img_115, ...)
+        shutil.copy(train / "images" / "img1.jpg", train / "images" / f"img_{n}.jpg")
+        (train / "labels" / f"img_{n}.txt").write_text("1 0.5 0.5 0.99 0.99\n")
+    manifest = copy.deepcopy(MANIFEST)
+    fire = manifest["sources"][0]
+    del fire["drop_images_only_dropped"]
+    fire.update(only_dropped="negatives", negatives_val_fraction=0.4)
+    path = tmp_path / "neg.yaml"
+    path.write_text(yaml.safe_dump(manifest, allow_unicode=True))
+    out = tmp_path / "out"
+    report = prepare(load_manifest(path), data, out, teacher=None, progress=False)
+
+    split = report["splits"]
+    assert split["train"]["by_source"]["fire-smoke"] == 4 and split["val"]["by_source"]["fire-smoke"] == 3
+    held = Path(report["yamls"]["val-fire-smoke-negatives"]).read_text()
+    held = Path(yaml.safe_load(held)["val"]).read_text().split()
+    trained = Path(report["yamls"]["train-fire-smoke-negatives"]).read_text().split()
+    assert len(held) + len(trained) == 21 and held and trained  # img0 and the 20 scenes, none lost
+    scene = {Path(x).name.removeprefix("fire-smoke-negatives__")[:-5] for x in held}  # img_10 from img_105.jpg
+    assert not [x for x in trained if Path(x).name.removeprefix("fire-smoke-negatives__")[:-5] in scene]
+    for x in held + trained:  # no boxes: the `default` ones are dropped, nothing else was there
+        split_dir = "val" if x in held else "train"
+        assert read_yolo_labels(out / "labels" / split_dir / (Path(x).stem + ".txt")).size == 0
+
+    fire["only_dropped"] = "ignore"
+    path.write_text(yaml.safe_dump(manifest, allow_unicode=True))
+    with pytest.raises(UserError, match="only_dropped must be one of keep, drop, negatives"):
+        prepare(load_manifest(path), data, tmp_path / "out2", teacher=None, progress=False)
+
+
 def test_prepare_remaps_drops_and_splits(prepared):
     out, report, _, _ = prepared
     splits = report["splits"]
