@@ -6,7 +6,8 @@
 Runs ``gridsight eval`` (models.evaluate) at the registry image size on every validation split:
 fire-smoke and garbage (the shared sets' own valid splits), water (the prepared set's hold-out) and
 the COCO retention frames (teacher labels, never trained on), and counts false alarms on the
-held-out ordinary CCTV scenes (fire-smoke's `default` images). Needs the prepared set
+held-out ordinary CCTV scenes (fire-smoke's `default` images) and scores the bus pasted into the
+parking tests' street (bus vs truck). Needs the prepared set
 (``gridsight dataset prepare``, default ~/.cache/gridsight/datasets/gridsight-issues). Prints
 Markdown tables; the last line is one JSON object with every number.
 """
@@ -46,6 +47,37 @@ def false_alarms(weights: str, image_list: Path, imgsz: int) -> dict:
             "images_with_fire_or_smoke": {str(c): sum(t >= c for t in top) for c in (MIN_SCORE, 0.5, 0.7)}}
 
 
+def pasted_bus(weights: str, imgsz: int) -> dict:
+    """The parking tests' scene (tests/loop/scene.py): bus.jpg's bus pasted into a vtest.avi
+    street, as is and JPEG-coded at quality 75 (as MJPG footage is). The best bus and truck
+    scores on boxes overlapping it (IoU > 0.3), OpenVINO fp32 as the pipeline runs it: the
+    parking rules need the bus above their min_score (0.35) and no truck."""
+    import cv2
+    import numpy as np
+
+    from models.detector import load_detector
+    from tests.loop.scene import Street
+
+    street = Street()
+    img = street.frame(bus=True)
+    h, w = street.bus.shape[:2]
+    x1, y1, x2, y2 = 60, 500 - h, 60 + w, 500  # where Street.frame pastes it
+    coded = cv2.imdecode(cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 75])[1], cv2.IMREAD_COLOR)
+    det = load_detector(weights, backend="openvino", precision="fp32", imgsz=imgsz, conf=0.05)
+    out = {}
+    for label, frame in (("raw", img), ("jpeg", coded)):
+        d = det.detect([frame])[0]
+        ix1, iy1 = np.maximum(d.xyxy[:, 0], x1), np.maximum(d.xyxy[:, 1], y1)
+        ix2, iy2 = np.minimum(d.xyxy[:, 2], x2), np.minimum(d.xyxy[:, 3], y2)
+        inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+        area = (d.xyxy[:, 2] - d.xyxy[:, 0]) * (d.xyxy[:, 3] - d.xyxy[:, 1])
+        iou = inter / (area + w * h - inter)
+        out[label] = {c: round(float(max((s for s, k, o in zip(d.scores, d.class_ids, iou)
+                                          if d.names[int(k)] == c and o > 0.3), default=0.0)), 2)
+                      for c in ("bus", "truck")}
+    return out
+
+
 def main() -> int:
     from models.evaluate import evaluate, resolve_model
     from models.train_cli import default_dataset_dir
@@ -76,6 +108,7 @@ def main() -> int:
     negatives = args.prepared / "val-fire-smoke-negatives.txt"
     if negatives.is_file():
         out["false_alarms"] = false_alarms(out["model"], negatives, imgsz)
+    out["pasted_bus"] = pasted_bus(out["model"], imgsz)
     ret = evaluate(args.prepared / "retention.yaml", model=args.model, imgsz=imgsz, classes=RETENTION_CLASSES)
     weighted = ret.weighted_map50() or 0.0
     out["retention"] = {"images": ret.images, "box_weighted_map50": round(weighted, 4), **ret.as_json()}
@@ -93,6 +126,10 @@ def main() -> int:
               f"fire or smoke box: {at} (the rules' min_score is {MIN_SCORE})\n")
     else:
         print("False alarms: no held-out negatives in the prepared set (prepare it again)\n")
+    pb = out["pasted_bus"]
+    print("Pasted bus (the parking tests' scene; raw / JPEG-coded): bus "
+          f"{pb['raw']['bus']:.2f} / {pb['jpeg']['bus']:.2f}, truck {pb['raw']['truck']:.2f} / {pb['jpeg']['truck']:.2f} "
+          f"(needs bus >= 0.35 and no truck)\n")
     print(json.dumps(out))
     return 0
 
