@@ -30,6 +30,7 @@ from api.db.push import PushDelivery, PushEvent, PushSubscription
 SUBS, EVENTS, DELIVERIES = PushSubscription.__table__, PushEvent.__table__, PushDelivery.__table__
 log = logging.getLogger("gridsight.push")
 CLAIM_LOCK = 0x6773_7075_7368  # PostgreSQL advisory lock key of the delivery claim ("gspush")
+IMPORT_LOCK = CLAIM_LOCK + 1  # ... and of moving a pre-0004 outbox file in
 
 
 @dataclass(frozen=True)
@@ -247,6 +248,8 @@ class Outbox:
             src.close()
         with self.engine.begin() as conn:
             durable(conn)  # the file is renamed after this commit
+            if conn.dialect.name == "postgresql":  # hosts starting together merge one after another
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IMPORT_LOCK})
             ids: dict[int, int] = {}
             for sid, url, secret, names, active, created in subs:
                 same = conn.execute(select(SUBS.c.id).where(

@@ -183,8 +183,15 @@ CREATE TABLE deliveries (
 """
 
 
-def test_an_earlier_versions_outbox_file_is_moved_into_the_database(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_an_earlier_versions_outbox_file_is_moved_into_the_database(tmp_path, request, backend):
     """Upgrading loses no webhook subscription and no pending event of the per-host file."""
+    from tests.interop.conftest import wipe_pg
+
+    url = ""
+    if backend == "postgresql":
+        url = request.getfixturevalue("interop_pg_url")
+        wipe_pg(url)
     import sqlite3
     import time
 
@@ -210,7 +217,7 @@ def test_an_earlier_versions_outbox_file_is_moved_into_the_database(tmp_path):
 
     old = push.set_notifier(None)
     try:
-        app = create_app(Settings(home=tmp_path, database_url="", mqtt_host="", api_key=""), escalation=False)
+        app = create_app(Settings(home=tmp_path, database_url=url, mqtt_host="", api_key=""), escalation=False)
         with TestClient(app):
             notifier = push._notifier
             assert [s.url for s in notifier.outbox.subscriptions()] == [receiver.url]
@@ -221,7 +228,7 @@ def test_an_earlier_versions_outbox_file_is_moved_into_the_database(tmp_path):
             log = {d["event_id"]: (d["state"], d["attempts"]) for d in notifier.log()}
             assert log == {"old-delivered": ("delivered", 3), "old-pending": ("delivered", 4)}
         assert not (tmp_path / "push.db").exists() and (tmp_path / "push.db.imported").is_file()
-        with TestClient(create_app(Settings(home=tmp_path, database_url="", mqtt_host="", api_key=""),
+        with TestClient(create_app(Settings(home=tmp_path, database_url=url, mqtt_host="", api_key=""),
                                    escalation=False)):
             assert len(push._notifier.outbox.subscriptions()) == 1  # moved once
     finally:
