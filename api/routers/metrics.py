@@ -91,7 +91,9 @@ class ServiceCollector:
 
         notifier = push._notifier  # only report an outbox this process already uses
         if notifier is not None:
-            deliveries = GaugeMetricFamily("gridsight_push_deliveries", "Push deliveries by state", labels=["state"])
+            deliveries = GaugeMetricFamily("gridsight_push_deliveries",
+                                           "Push deliveries by state (all API hosts: read from the database)",
+                                           labels=["state"])
             states = {"pending": 0, "delivered": 0, "failed": 0, **notifier.outbox.counts()}
             for state, n in states.items():
                 deliveries.add_metric([state], n)
