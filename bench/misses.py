@@ -22,16 +22,10 @@ sys.path.insert(0, str(REPO))
 import gridsight  # noqa: E402,F401  (offline before ultralytics)
 
 
-def iou(a, b) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter + 1e-9)
-
-
 def main() -> int:
     from gridsight.settings import get_settings
     from models.registry import resolve_model
+    from pipeline.track import box_iou
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--class", dest="cls", required=True, help="class name, e.g. smoke")
@@ -78,7 +72,7 @@ def main() -> int:
         preds = [(b.xyxy[0].tolist(), float(b.conf)) for b in r.boxes if int(b.cls) == ids[0]]
         for cx, cy, bw, bh in boxes:
             gt = [(cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h]
-            hits = [(c, iou(gt, p)) for p, c in preds if iou(gt, p) >= 0.5]
+            hits = [(c, o) for p, c in preds if (o := box_iou(gt, p)) >= 0.5]
             conf, best = max(hits, default=(0.0, 0.0))
             rows.append((conf, best, bw * bh, lab.stem.split(".rf.")[0]))
     rows.sort()

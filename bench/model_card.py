@@ -30,12 +30,9 @@ RETENTION_TARGET = 0.85
 MIN_SCORE = 0.35  # configs/issues.yaml: the fire and smoke rules' min_score
 
 
-def false_alarms(weights: str, paths: list[str], imgsz: int) -> dict:
-    """How many of these images with nothing burning get a fire or smoke box at the fire and
-    smoke rules' min_score, and at stricter thresholds."""
-    from ultralytics import YOLO
-
-    model = YOLO(weights, task="detect")
+def false_alarms(model, paths: list[str], imgsz: int) -> dict:
+    """How many of these images with nothing burning get a fire or smoke box (``model``: an
+    Ultralytics YOLO) at the fire and smoke rules' min_score, and at stricter thresholds."""
     ids = {k for k, v in model.names.items() if v in ("fire", "smoke")}
     top = []
     for i in range(0, len(paths), 16):
@@ -52,27 +49,22 @@ def pasted_bus(weights: str, imgsz: int) -> dict:
     scores on boxes overlapping it (IoU > 0.3), OpenVINO fp32 as the pipeline runs it: the
     parking rules need the bus above their min_score (0.35) and no truck."""
     import cv2
-    import numpy as np
 
     from models.detector import load_detector
+    from pipeline.track import box_iou
     from tests.loop.scene import Street
 
     street = Street()
     img = street.frame(bus=True)
     h, w = street.bus.shape[:2]
-    x1, y1, x2, y2 = 60, 500 - h, 60 + w, 500  # where Street.frame pastes it
+    pasted = (60, 500 - h, 60 + w, 500)  # where Street.frame pastes it
     coded = cv2.imdecode(cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 75])[1], cv2.IMREAD_COLOR)
     det = load_detector(weights, backend="openvino", precision="fp32", imgsz=imgsz, conf=0.05)
     out = {}
     for label, frame in (("raw", img), ("jpeg", coded)):
         d = det.detect([frame])[0]
-        ix1, iy1 = np.maximum(d.xyxy[:, 0], x1), np.maximum(d.xyxy[:, 1], y1)
-        ix2, iy2 = np.minimum(d.xyxy[:, 2], x2), np.minimum(d.xyxy[:, 3], y2)
-        inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
-        area = (d.xyxy[:, 2] - d.xyxy[:, 0]) * (d.xyxy[:, 3] - d.xyxy[:, 1])
-        iou = inter / (area + w * h - inter)
-        out[label] = {c: round(float(max((s for s, k, o in zip(d.scores, d.class_ids, iou)
-                                          if d.names[int(k)] == c and o > 0.3), default=0.0)), 2)
+        out[label] = {c: round(float(max((s for s, k, box in zip(d.scores, d.class_ids, d.xyxy)
+                                          if d.names[int(k)] == c and box_iou(box, pasted) > 0.3), default=0.0)), 2)
                       for c in ("bus", "truck")}
     return out
 
@@ -105,10 +97,13 @@ def main() -> int:
             rows.append(f"| {f'{label} ({r.images} img)' if i == 0 else ''} | {name} | {m.instances} | "
                         f"{m.precision:.3f} | {m.recall:.3f} | **{m.map50:.3f}** | {m.map50_95:.3f} | {verdict} |")
     negatives = args.prepared / "val-fire-smoke-negatives.txt"
+    from ultralytics import YOLO
+
+    model = YOLO(out["model"], task="detect")  # one load for both false-alarm counts
     if negatives.is_file():
-        out["false_alarms"] = false_alarms(out["model"], negatives.read_text().split(), imgsz)
+        out["false_alarms"] = false_alarms(model, negatives.read_text().split(), imgsz)
     street = sorted(str(p) for p in (args.prepared / "images" / "retention").glob("*.jpg"))
-    out["false_alarms_street"] = false_alarms(out["model"], street, imgsz)
+    out["false_alarms_street"] = false_alarms(model, street, imgsz)
     out["pasted_bus"] = pasted_bus(out["model"], imgsz)
     ret = evaluate(args.prepared / "retention.yaml", model=args.model, imgsz=imgsz, classes=RETENTION_CLASSES)
     weighted = ret.weighted_map50() or 0.0

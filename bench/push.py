@@ -38,7 +38,7 @@ def run(pg: str, hosts: int, events: int, mqtt: tuple[str, int]) -> tuple[float,
         schema = make_engine(url)
         upgrade(schema)
         schema.dispose()
-        notifiers = [Notifier(make_engine(url, pool_size=2, async_commit=True), *mqtt) for _ in range(hosts)]
+        notifiers = [Notifier(url, *mqtt) for _ in range(hosts)]
         t = time.perf_counter()
         for i in range(events):
             notifiers[i % hosts].publish({"event": "updated", "number": f"GS-2026-{i:06d}"})
@@ -52,7 +52,6 @@ def run(pg: str, hosts: int, events: int, mqtt: tuple[str, int]) -> tuple[float,
         counts = notifiers[0].outbox.counts()
         for n in notifiers:
             n.close()
-            n.outbox.engine.dispose()
         return queued, drained, counts
     finally:
         with psycopg.connect(admin, autocommit=True) as c:

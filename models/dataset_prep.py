@@ -178,6 +178,11 @@ def scene_group(name: str) -> str:
     return f"{m.group(1)}{int(m.group(2)) // 10}" if m else name
 
 
+def negative_held_out(src: dict, name: str) -> bool:
+    """Whether a training negative of source ``src`` (file ``name``) is held out to count false alarms."""
+    return is_holdout(scene_group(name), float(src.get("negatives_val_fraction", 0.2)))
+
+
 def prepare_yolo_source(src: dict, m: Manifest, data_dir: Path, out: Path) -> list[Item]:
     """A YOLO-format source. ``only_dropped`` says what becomes of an image whose labels were all
     of dropped classes: ``keep`` it (as it is, the default), ``drop`` it, or keep it as one of the
@@ -187,7 +192,7 @@ def prepare_yolo_source(src: dict, m: Manifest, data_dir: Path, out: Path) -> li
     root = _resolve(data_dir, src["path"])
     names = list(src["class_ids"])
     id_map = {i: (m.class_id(src["classes"][n]) if src["classes"].get(n) else None) for i, n in enumerate(names)}
-    only_dropped = src.get("only_dropped", "drop" if src.get("drop_images_only_dropped") else "keep")
+    only_dropped = src.get("only_dropped", "keep")
     if only_dropped not in ONLY_DROPPED:
         raise UserError(f"{src['name']}: only_dropped must be one of {', '.join(ONLY_DROPPED)}, not {only_dropped!r}")
     items = []
@@ -203,7 +208,7 @@ def prepare_yolo_source(src: dict, m: Manifest, data_dir: Path, out: Path) -> li
                 if only_dropped == "drop":
                     continue
                 source = f"{src['name']}-negatives"
-                if split == "train" and is_holdout(scene_group(img.name), float(src.get("negatives_val_fraction", 0.2))):
+                if split == "train" and negative_held_out(src, img.name):
                     part = "val"
             dst = out / "images" / part / f"{source}__{img.name}"  # a held-out negative never meets a val image
             _link(img, dst)

@@ -22,9 +22,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from api.db.models import Base
 from api.db.types import BigId
 
-DELIVERY_STATES = ("pending", "delivered", "failed")
-
-
 class PushSubscription(Base):
     __tablename__ = "push_subscriptions"
 

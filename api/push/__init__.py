@@ -39,11 +39,7 @@ def get_notifier(settings=None) -> Notifier:
                     from gridsight.settings import get_settings
 
                     settings = get_settings()
-                from api.db.engine import make_engine
-
-                _notifier = Notifier(make_engine(settings.sqlalchemy_url, pool_size=4, async_commit=True),
-                                     settings.mqtt_host,
-                                     settings.mqtt_port).start()
+                _notifier = Notifier(settings.sqlalchemy_url, settings.mqtt_host, settings.mqtt_port).start()
     return _notifier
 
 

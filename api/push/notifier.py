@@ -53,7 +53,7 @@ class Notifier:
     def __init__(self, store: Engine | str | Path, mqtt_host: str = "", mqtt_port: int = 1883, *,
                  retry_base_s: float = 2.0, retry_max_s: float = 600.0, max_attempts: int = 20,
                  http_timeout_s: float = 5.0, senders: int = 4, retention_s: float = 7 * 86400):
-        self.outbox = Outbox(store)  # the ticket database's engine, or a SQLite file of its own
+        self.outbox = Outbox(store)  # the ticket database (engine or URL), or a SQLite file of its own
         self.mqtt = MqttLink(mqtt_host, mqtt_port) if mqtt_host else None
         self.retry_base_s, self.retry_max_s = retry_base_s, retry_max_s
         self.max_attempts, self.http_timeout_s = max_attempts, http_timeout_s

@@ -68,13 +68,19 @@ class Outbox:
     """The push tables of one database (thread-safe: each call takes a pooled connection)."""
 
     def __init__(self, store: Engine | str | Path):
-        if isinstance(store, Engine):
-            self.engine, self.path, self._own = store, None, False
-        else:
-            from api.db.engine import make_engine
+        """``store``: an engine (the caller's; not closed here), a database URL (the ticket
+        database, migrated: a 2-connection pool of its own whose commits do not wait for the WAL
+        flush on PostgreSQL, see :func:`durable`), or a file path (a SQLite file of its own,
+        tables created on open)."""
+        from api.db.engine import make_engine
 
-            self.path = Path(store)
-            self.engine, self._own = make_engine(f"sqlite:///{self.path}", pool_size=4), True
+        self._own = not isinstance(store, Engine)
+        if isinstance(store, Engine):
+            self.engine = store
+        elif isinstance(store, str) and "://" in store:
+            self.engine = make_engine(store, pool_size=2, async_commit=True)
+        else:
+            self.engine = make_engine(f"sqlite:///{Path(store)}", pool_size=4)
             SUBS.metadata.create_all(self.engine, tables=[SUBS, EVENTS, DELIVERIES])
 
     def close(self) -> None:

@@ -17,7 +17,6 @@ from pydantic import BaseModel, Field
 
 from api import push
 from api.auth import Principal, require
-from api.db.engine import make_engine
 
 log = logging.getLogger("gridsight.push")
 
@@ -25,17 +24,13 @@ log = logging.getLogger("gridsight.push")
 async def lifespan(app):
     """Push with the app's own settings (the outbox in its ticket database, its MQTT broker)
     while the app runs, unless a notifier was installed already; stopped when the app stops.
-    The notifier has a small connection pool of its own, so delivery never takes a connection
-    that a request is waiting for."""
+    The notifier has a small connection pool of its own (:class:`api.push.outbox.Outbox` on the
+    database URL), so delivery never takes a connection that a request is waiting for."""
     mine = None
     gs = getattr(app.state, "gs", None)
     if gs is not None and push._notifier is None:
         settings = gs.settings
-        # its bookkeeping commits without waiting for the WAL flush (PostgreSQL): a crash can at
-        # worst make a delivery go out again, which at-least-once allows; events themselves are
-        # written by the requests' own transactions
-        engine = make_engine(settings.sqlalchemy_url, pool_size=2, async_commit=True)
-        mine = push.Notifier(engine, settings.mqtt_host, settings.mqtt_port)
+        mine = push.Notifier(settings.sqlalchemy_url, settings.mqtt_host, settings.mqtt_port)
         try:  # this host's outbox file of a version before migration 0004, if any
             mine.outbox.import_file(settings.home / "push.db")
         except Exception:  # nothing was written; the file stays for the next start
@@ -49,7 +44,6 @@ async def lifespan(app):
             if push._notifier is mine:
                 push.set_notifier(None)
             mine.close()
-            mine.outbox.engine.dispose()
 
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["admin"], lifespan=lifespan)

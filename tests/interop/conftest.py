@@ -110,14 +110,12 @@ def make_api(tmp_path, store=None, database_url: str = "", **notifier_options):
     from api import push
     from api.app import create_app
     from api.auth import issue_credential
-    from api.db.engine import make_engine
     from api.db.models import User
     from gridsight.settings import Settings
 
     settings = Settings(home=tmp_path, database_url=database_url, s3_endpoint="", mqtt_host="", api_key="")
     # the outbox in the ticket database, as the app's own notifier has it (events commit with the change)
-    notifier = push.Notifier(make_engine(settings.sqlalchemy_url, pool_size=2),
-                             **{"retry_base_s": 0.05, **notifier_options})
+    notifier = push.Notifier(settings.sqlalchemy_url, **{"retry_base_s": 0.05, **notifier_options})
     old = push.set_notifier(notifier.start())
     app = create_app(settings, store=store, escalation=False)
     client = TestClient(app)
@@ -137,7 +135,6 @@ def make_api(tmp_path, store=None, database_url: str = "", **notifier_options):
         client.__exit__(None, None, None)
         push.set_notifier(old)
         notifier.close()
-        notifier.outbox.engine.dispose()
 
     return Api(client, app, keys, notifier), close
 

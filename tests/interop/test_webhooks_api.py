@@ -90,10 +90,8 @@ def _push_events(api) -> list[tuple[str, str]]:
 def _other_host(api, **kw):
     """A second API host's notifier: its own engine on the same ticket database."""
     from api import push
-    from api.db.engine import make_engine
 
-    return push.Notifier(make_engine(api.app.state.gs.settings.sqlalchemy_url, pool_size=2),
-                         retry_base_s=0.05, **kw)
+    return push.Notifier(api.app.state.gs.settings.sqlalchemy_url, retry_base_s=0.05, **kw)
 
 
 def test_an_event_is_committed_with_its_change_and_outlives_the_push_thread(api):
@@ -113,7 +111,6 @@ def test_an_event_is_committed_with_its_change_and_outlives_the_push_thread(api)
         assert [json.loads(q["body"])["number"] for q in receiver.requests] == [t["number"]]
     finally:
         other.close()
-        other.outbox.engine.dispose()
         receiver.close()
 
 
@@ -163,7 +160,6 @@ def test_two_hosts_share_subscriptions_and_send_each_event_once_in_order(api):
         assert {d["state"] for d in other.log(limit=100)} == {"delivered"}
     finally:
         other.close()
-        other.outbox.engine.dispose()
         receiver.close()
 
 

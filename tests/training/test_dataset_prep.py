@@ -79,7 +79,7 @@ MANIFEST = {
     "sources": [
         {"name": "fire-smoke", "kind": "yolo", "path": "fire", "splits": {"train": "train", "val": "valid"},
          "classes": {"Fire": "fire", "default": None, "smoke": "smoke"}, "class_ids": ["Fire", "default", "smoke"],
-         "drop_images_only_dropped": True},
+         "only_dropped": "drop"},
         {"name": "water", "kind": "masks", "path": "water", "class": "water", "val_fraction": 0.3},
         {"name": "street", "kind": "video", "videos": [{"path": "clips/street.avi", "train": 6, "holdout": 4}],
          "train_until": 0.7, "holdout_from": 0.75},
@@ -112,7 +112,6 @@ def test_images_with_only_dropped_labels_become_held_out_negatives(tmp_path):
         (train / "labels" / f"img_{n}.txt").write_text("1 0.5 0.5 0.99 0.99\n")
     manifest = copy.deepcopy(MANIFEST)
     fire = manifest["sources"][0]
-    del fire["drop_images_only_dropped"]
     fire.update(only_dropped="negatives", negatives_val_fraction=0.4)
     path = tmp_path / "neg.yaml"
     path.write_text(yaml.safe_dump(manifest, allow_unicode=True))

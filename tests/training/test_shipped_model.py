@@ -55,18 +55,17 @@ def test_shipped_model_finds_fire_and_a_bus(shared_data, detector):
 
 def held_out_ordinary_scenes(data: Path) -> list[Path]:
     """Fire-smoke's `default` images held out of training as negatives (the manifest's split)."""
-    from models.dataset_prep import is_holdout, scene_group
+    from models.dataset_prep import negative_held_out
 
     source = next(s for s in load_manifest(REPO_ROOT / "datasets" / "gridsight-issues.yaml").sources
                   if s["name"] == "fire-smoke")
     default = source["class_ids"].index("default")
-    fraction = float(source["negatives_val_fraction"])
     out = []
     for label in sorted((data / "fire-smoke" / "train" / "labels").glob("*.txt")):
         boxes = read_yolo_labels(label)
         if len(boxes) and (boxes[:, 0] == default).all():
             image = next((data / "fire-smoke" / "train" / "images").glob(label.stem + ".*"))
-            if is_holdout(scene_group(image.name), fraction):
+            if negative_held_out(source, image.name):
                 out.append(image)
     return out
 

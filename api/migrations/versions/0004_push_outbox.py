@@ -60,7 +60,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_push_deliveries_event_id'), ['event_id'], unique=False)
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table('push_deliveries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_push_deliveries_event_id'))
