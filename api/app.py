@@ -26,6 +26,7 @@ from api.db.engine import make_engine, make_sessionmaker
 from api.db.migrate import upgrade
 from api.db.models import ApiKey, User
 from api.services.clock import Clock
+from api.signing import EvidenceLinks, secret_key
 from api.services.errors import Conflict, Invalid, ServiceError
 from api.services.escalation import escalate_overdue
 from api.services.notify import commit
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     ``POST /api/v1/admin/escalate``."""
     settings = settings or get_settings()
     clock = clock or Clock()
+    key = secret_key(settings)  # ValueError for a weak configured key: refuse to start
     if store is None:
         from api.storage.objects import get_object_store
 
@@ -102,6 +104,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                   max_body_size=settings.upload_max_bytes * MAX_UPLOAD_FILES + (1 << 20))
     app.state.gs = gs
     app.state.auth = gs.auth = Authenticator(sessions, clock)
+    gs.links = EvidenceLinks(key, clock)
     _add_error_handlers(app)
     _document_models(app)
     for name in ROUTERS:

@@ -66,6 +66,7 @@ class Principal:
     role: str
     department_id: str | None = None
     grid_id: str | None = None
+    key_id: int | None = None  # the API key or token used (signs the caller's evidence links)
 
     def may(self, permission: str) -> bool:
         return self.role in PERMISSIONS[permission]
@@ -133,23 +134,33 @@ class Authenticator:
         hit = self._cache.get(digest)
         if hit and hit[0] > time.monotonic():
             return hit[1]
+        return self._look_up(ApiKey.secret_hash == digest, digest)
+
+    def by_key_id(self, key_id: int) -> Principal | None:
+        """The principal behind a live key or token, by its id (what signed links name)."""
+        hit = self._cache.get(f"id:{key_id}")
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        return self._look_up(ApiKey.id == key_id, f"id:{key_id}")
+
+    def _look_up(self, where, cache_key: str) -> Principal | None:
         with self.sessions() as s:
             row = s.execute(
-                select(ApiKey.expires_at, ApiKey.revoked_at, User.id, User.username, User.role,
-                       User.department_id, User.grid_id, User.active)
-                .join(User, User.id == ApiKey.user_id).where(ApiKey.secret_hash == digest)).first()
+                select(ApiKey.id.label("key_id"), ApiKey.expires_at, ApiKey.revoked_at, User.id, User.username,
+                       User.role, User.department_id, User.grid_id, User.active)
+                .join(User, User.id == ApiKey.user_id).where(where)).first()
         if row is None or row.revoked_at is not None or not row.active:
             return None
         if row.expires_at is not None and row.expires_at <= self.clock.now():
             return None
-        principal = Principal(row.id, row.username, row.role, row.department_id, row.grid_id)
+        principal = Principal(row.id, row.username, row.role, row.department_id, row.grid_id, row.key_id)
         ttl = self.ttl_s
         if row.expires_at is not None:  # never cache past the expiry
             ttl = min(ttl, (row.expires_at - self.clock.now()).total_seconds())
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[digest] = (time.monotonic() + ttl, principal)
+            self._cache[cache_key] = (time.monotonic() + ttl, principal)
         return principal
 
     def forget_all(self) -> None:
@@ -179,6 +190,15 @@ async def current_principal(request: Request, api_key: str | None = Security(api
     return principal
 
 
+def check_permission(principal: Principal, permission: str) -> Principal:
+    """The principal, if its role has ``permission`` (403 otherwise)."""
+    roles = PERMISSIONS[permission]
+    if principal.role not in roles:
+        raise HTTPException(403, f"role {principal.role} may not do this ({permission}); "
+                                 f"allowed roles: {', '.join(sorted(roles))}")
+    return principal
+
+
 _requirements: dict[str, object] = {}
 
 
@@ -187,13 +207,8 @@ def require(permission: str):
     if permission not in PERMISSIONS:
         raise KeyError(permission)
     if permission not in _requirements:
-        roles = PERMISSIONS[permission]
-
         async def dependency(principal: Principal = Depends(current_principal)) -> Principal:
-            if principal.role not in roles:
-                raise HTTPException(403, f"role {principal.role} may not do this ({permission}); "
-                                         f"allowed roles: {', '.join(sorted(roles))}")
-            return principal
+            return check_permission(principal, permission)
 
         dependency.__name__ = f"require_{permission.replace('.', '_')}"
         _requirements[permission] = dependency

@@ -29,8 +29,13 @@ class ServiceState:
     grids: GridIndex = field(default_factory=GridIndex)
     ingest_sessions: sessionmaker[Session] | None = None  # POST /incidents: asynchronous commit (PostgreSQL)
     auth: object | None = None  # api.auth.Authenticator
+    links: object | None = None  # api.signing.EvidenceLinks
     detector: object | None = None  # models.detector.Detector, loaded on first /detect
     detector_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def link(self, principal):
+        """The caller's evidence-link signer for ``ticket_to_dict`` (None: plain API paths)."""
+        return self.links.for_principal(principal) if self.links is not None else None
 
     def get_detector(self):
         """The upload detector (one per process; a Detector belongs to one thread at a time)."""

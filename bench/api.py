@@ -406,7 +406,7 @@ def main() -> int:
     with psycopg.connect(admin_dsn, autocommit=True) as c:
         c.execute(f'CREATE DATABASE "{db}"')
     home = Path(tempfile.mkdtemp(prefix="gridsight-bench-"))
-    store = LocalStore(home / "evidence", secret="dev-only-change-me")
+    store = LocalStore(home / "evidence", secret=None)
     evidence = [{"kind": k, "object_key": store.put(f"bench {k} evidence".encode() * 200, "image/jpeg"),
                  "content_type": "image/jpeg"} for k in ("annotated", "raw")]
     env = {**os.environ, "GRIDSIGHT_HOME": str(home), "GRIDSIGHT_DATABASE_URL": pg_url(args.pg, db),

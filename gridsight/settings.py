@@ -50,7 +50,8 @@ class Settings(BaseSettings):
                              description="Requests one API process works on at once (its thread pool; each database "
                                          "pool holds as many connections); more wait in the event loop. Default: "
                                          "twice the CPU count, 4 to 16.")
-    secret_key: str = Field("dev-only-change-me", description="Signs bearer tokens.")
+    secret_key: str = Field("", description="Signs evidence links (>= 32 random characters; the same on every API "
+                                            "host). Empty: a random key kept in HOME/secret_key (mode 0600).")
     upload_max_bytes: int = 20 * 1024 * 1024
     upload_max_pixels: int = 50_000_000
     mute_hours: float = Field(24.0, description="A rejected false positive's camera, zone and type stay muted "

@@ -35,7 +35,7 @@ def review(ref: str, body: ReviewIn, session: DB, gs: GS, principal: Principal =
                                 duplicate_of=body.duplicate_of, correct_class=body.correct_class, mute=body.mute,
                                 mute_hours=body.mute_hours or gs.settings.mute_hours)
     commit(session)
-    return {"ticket": ticket_to_dict(ticket), "review": svc.review_to_dict(row),
+    return {"ticket": ticket_to_dict(ticket, gs.link(principal)), "review": svc.review_to_dict(row),
             "mute": None if muted is None else svc.mute_to_dict(muted, now)}
 
 

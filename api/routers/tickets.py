@@ -28,29 +28,34 @@ from api.services.evidence import read_image, store_evidence
 from api.services.lifecycle import add_feedback, check_feedback, feedback_of, history, transition
 from api.services.notify import commit
 from api.services.tickets import SORT_CHOICES, TicketFilters, get_ticket, iso, list_tickets, ticket_to_dict
+from api.signing import MAX_LINK_TTL, evidence_reader
+from api.storage.objects import served_type
 from api.state import ServiceState, db_session, state
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
 MAX_PHOTOS = 6
 Sort = Literal[SORT_CHOICES]  # type: ignore[valid-type]
 DB = Annotated[Session, Depends(db_session)]
+EVIDENCE_HEADERS = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff",
+                    "Content-Security-Policy": "default-src 'none'; sandbox"}
 GS = Annotated[ServiceState, Depends(state)]
 
 
 @router.get("", response_model=TicketPage, summary="List tickets (filters, sort, pagination)")
-def list_(session: DB, filters: TicketFilters = Depends(ticket_filters),
+def list_(session: DB, gs: GS, filters: TicketFilters = Depends(ticket_filters),
           sort: Sort = Query("-created_at", description="field, `-` for descending"),
           limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=1_000_000),
           principal: Principal = require("tickets.read")) -> JSONResponse:
     tickets, total, exact = list_tickets(session, filters, principal, sort=sort, limit=limit, offset=offset)
     # built by ticket_to_dict already in the documented shape: skip re-validating every field
-    return FastJSONResponse({"items": [ticket_to_dict(t) for t in tickets], "total": total, "total_exact": exact,
+    link = gs.link(principal)
+    return FastJSONResponse({"items": [ticket_to_dict(t, link) for t in tickets], "total": total, "total_exact": exact,
                              "limit": limit, "offset": offset})
 
 
 @router.get("/{ref}", response_model=TicketOut, summary="One ticket, by id or number (GS-2026-000123)")
-def get(ref: str, session: DB, principal: Principal = require("tickets.read")) -> dict:
-    return ticket_to_dict(get_ticket(session, ref, principal))
+def get(ref: str, session: DB, gs: GS, principal: Principal = require("tickets.read")) -> dict:
+    return ticket_to_dict(get_ticket(session, ref, principal), gs.link(principal))
 
 
 @router.get("/{ref}/history", response_model=list[EventOut], summary="Every change of the ticket, oldest first")
@@ -71,7 +76,7 @@ def _act(gs: ServiceState, session: Session, ref: str, action: str, principal: P
     ticket = get_ticket(session, ref, principal, for_update=True)
     transition(session, ticket, action, principal, gs.clock.now(), gs.rules, **fields)
     commit(session)
-    return ticket_to_dict(ticket)
+    return ticket_to_dict(ticket, gs.link(principal))
 
 
 _RESPONSES = {409: {"description": "not allowed from the ticket's status; `allowed` lists what is"},
@@ -156,25 +161,26 @@ def _evidence_key(session: Session, ticket, kind: str | None, key: str | None) -
     raise NotFound(f"ticket {ticket.number} has no {kind or 'evidence'} image")
 
 
-@router.get("/{ref}/evidence", summary="The evidence image itself (annotated by default)",
+@router.get("/{ref}/evidence", summary="The evidence image itself (annotated by default); the `url` of a ticket's "
+                                      "evidence is a signed link that needs no header for an hour",
             response_class=Response,
             responses={200: {"content": {"image/jpeg": {}, "image/png": {}}, "description": "the image"},
+                       403: {"description": "a signed link that is wrong, expired or whose signer lost access"},
                        404: {"description": "no such ticket or no such evidence"}})
 def evidence(ref: str, session: DB, gs: GS, kind: Literal["annotated", "raw"] | None = None,
              key: str | None = Query(None, max_length=200, description="a specific object (evidence or photo)"),
-             principal: Principal = require("tickets.read")) -> Response:
+             principal: Principal = Depends(evidence_reader)) -> Response:
     ticket = get_ticket(session, ref, principal)
     object_key, ctype = _evidence_key(session, ticket, kind, key)
     session.close()  # no database work while the store answers
     data = gs.store.get(object_key)
-    return Response(data, media_type=ctype or gs.store.content_type(object_key),
-                    headers={"Cache-Control": "private, max-age=3600"})
+    return Response(data, media_type=served_type(ctype, object_key), headers=EVIDENCE_HEADERS)
 
 
 @router.get("/{ref}/evidence/url", response_model=EvidenceUrl, summary="A presigned, expiring URL of the evidence")
 def evidence_url(ref: str, session: DB, gs: GS, kind: Literal["annotated", "raw"] | None = None,
                  key: str | None = Query(None, max_length=200),
-                 expires_s: int = Query(3600, ge=1, le=7 * 86400),
+                 expires_s: int = Query(3600, ge=1, le=int(MAX_LINK_TTL.total_seconds())),
                  principal: Principal = require("tickets.read")) -> dict:
     ticket = get_ticket(session, ref, principal)
     object_key, ctype = _evidence_key(session, ticket, kind, key)
@@ -182,5 +188,4 @@ def evidence_url(ref: str, session: DB, gs: GS, kind: Literal["annotated", "raw"
         raise NotFound(f"evidence {object_key} is not in the object store")
     url = gs.store.presigned_url(object_key, timedelta(seconds=expires_s))
     expires_at = datetime.now(timezone.utc) + timedelta(seconds=expires_s)  # the store signs with wall time
-    return {"url": url, "expires_at": iso(expires_at),
-            "content_type": ctype or gs.store.content_type(object_key)}
+    return {"url": url, "expires_at": iso(expires_at), "content_type": served_type(ctype, object_key)}

@@ -29,7 +29,7 @@ class EvidenceRef(BaseModel):
     kind: Literal["annotated", "raw"]
     object_key: str = Field(pattern=OBJECT_KEY_PATTERN, description="a key the object store made (content hash)")
     sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
-    content_type: str = Field("image/jpeg", max_length=100)
+    content_type: Literal["image/jpeg", "image/png", "image/webp"] = "image/jpeg"
 
 
 class IncidentIn(BaseModel):

@@ -38,9 +38,12 @@ def evidence_url(ticket_id: int, kind: str) -> str:
     return f"{API}/tickets/{ticket_id}/evidence?kind={kind}"
 
 
-def ticket_to_dict(t: Ticket) -> dict:
+def ticket_to_dict(t: Ticket, link=None) -> dict:
     """A ticket as plain JSON types (what the API returns and push events carry); ``t`` may also
-    be a row of the tickets table's columns."""
+    be a row of the tickets table's columns. ``link(ticket_id, kind)``: the evidence URLs (the
+    caller's signed links, :meth:`api.signing.EvidenceLinks.for_principal`); default the plain
+    API path, which needs credentials."""
+    link = link or evidence_url
     return {
         "id": t.id,
         "number": ticket_number(t.created_at.year, t.id),
@@ -77,7 +80,7 @@ def ticket_to_dict(t: Ticket) -> dict:
         "incident_state": t.incident_state,
         "score": t.score,
         "detections": t.detections or [],
-        "evidence": [{**e, "url": evidence_url(t.id, e.get("kind", "raw"))} for e in (t.evidence or [])],
+        "evidence": [{**e, "url": link(t.id, e.get("kind", "raw"))} for e in (t.evidence or [])],
     }
 
 

@@ -18,7 +18,7 @@ Two implementations, chosen by :func:`get_object_store` from the settings:
 * :class:`LocalStore` (embedded default, ``settings.evidence_dir``): files written atomically
   (temp file + rename). Its "presigned" URLs are API paths
   ``/api/v1/objects/<key>?expires=<unix>&signature=<hex>`` signed with HMAC-SHA256 of
-  ``settings.secret_key``; the API serves them after :meth:`LocalStore.verify_signature`.
+  the server's secret key (:func:`api.signing.secret_key`); the API serves them after :meth:`LocalStore.verify_signature`.
 * :class:`S3Store`: any S3 server through the ``minio`` client (signature V4), bucket created
   if missing, content type set on every object, expiring presigned GET URLs.
 """
@@ -30,6 +30,7 @@ import hmac
 import io
 import os
 import re
+import secrets
 import tempfile
 import threading
 import time
@@ -76,6 +77,19 @@ def extension_for(content_type: str) -> str:
 def content_type_of(key: str) -> str:
     """The content type an object was stored with, read from its key."""
     return _CONTENT_TYPES.get(Path(key).suffix, "application/octet-stream")
+
+
+SERVED_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})  # what evidence is answered as
+
+
+def served_type(declared: str | None, key: str) -> str:
+    """The content type to answer an evidence object with: a type of :data:`SERVED_TYPES` (the one
+    declared at ingest, else the key's), never a stored free-text value; anything else is served as
+    ``application/octet-stream`` (with ``nosniff``, a browser then downloads it, never renders it)."""
+    for ctype in (declared, content_type_of(key)):
+        if ctype in SERVED_TYPES:
+            return ctype
+    return "application/octet-stream"
 
 
 def make_key(data: bytes, content_type: str, prefix: str = "evidence") -> str:
@@ -135,10 +149,11 @@ class ObjectStore(ABC):
 class LocalStore(ObjectStore):
     """Objects as files under ``folder`` (the embedded default)."""
 
-    def __init__(self, folder: str | os.PathLike, secret: str = "dev-only-change-me",
+    def __init__(self, folder: str | os.PathLike, secret: str | None = None,
                  url_base: str = LOCAL_URL_BASE):
         self.folder = Path(folder)
-        self._secret = secret.encode()
+        # no secret: a random one, so this instance's URLs work in this process only
+        self._secret = (secret or secrets.token_urlsafe(32)).encode()
         self.url_base = url_base.rstrip("/")
 
     def __repr__(self) -> str:
@@ -336,4 +351,6 @@ def get_object_store(settings=None) -> ObjectStore:
     if settings.s3_endpoint:
         return S3Store(settings.s3_endpoint, settings.s3_access_key, settings.s3_secret_key,
                        settings.s3_bucket, secure=settings.s3_secure, region=settings.s3_region)
-    return LocalStore(settings.evidence_dir, secret=settings.secret_key)
+    from api.signing import secret_key
+
+    return LocalStore(settings.evidence_dir, secret=secret_key(settings))
