@@ -18,13 +18,16 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
+from sqlalchemy.exc import DataError
 
 from api.auth import Authenticator, hash_secret, issue_credential
 from api.db.engine import make_engine, make_sessionmaker
 from api.db.migrate import upgrade
 from api.db.models import ApiKey, User
+from api.responses import validation_error
 from api.services.clock import Clock
 from api.signing import EvidenceLinks, secret_key
 from api.services.errors import Conflict, Invalid, ServiceError
@@ -190,6 +193,14 @@ def _document_models(app: FastAPI) -> None:
 
 def _add_error_handlers(app: FastAPI) -> None:
     from api.storage.objects import ObjectNotFound, ObjectStoreError
+
+    app.add_exception_handler(RequestValidationError, validation_error)
+
+    @app.exception_handler(DataError)
+    async def _out_of_range(request: Request, exc: DataError):
+        # the last line of defence: the schemas should have refused the value already
+        log.warning("database refused a value", extra={"path": request.url.path, "error": type(exc.orig).__name__})
+        return JSONResponse({"detail": "a value is out of the range the database can hold"}, status_code=422)
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError):

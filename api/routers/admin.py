@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from api.auth import Principal, check_role_scope, hash_password, issue_credential, require
 from api.db.models import SEVERITIES, ApiKey, Camera, Department, Grid, User, Zone
 from api.schemas.admin import CameraIn, DepartmentIn, GridIn, KeyIn, UserIn, UserPatch, ZoneIn
+from api.schemas.types import Id as NumericId
 from api.services.errors import Conflict, Invalid, NotFound
 from api.services.escalation import escalate_overdue
 from api.services.notify import commit
@@ -63,8 +64,8 @@ def camera(camera_id: Id, session: DB, principal: Principal = READ) -> dict:
 
 @router.put("/cameras/{camera_id}", summary="Create or replace a camera (zones are managed separately)")
 def put_camera(camera_id: Id, body: CameraIn, session: DB, gs: GS, principal: Principal = ADMIN) -> dict:
-    spec = {"id": camera_id, "name": body.name or camera_id, "url": body.url, "enabled": body.enabled,
-            "location": body.location.model_dump() if body.location else None, **body.options}
+    spec = {**body.options, "id": camera_id, "name": body.name or camera_id, "url": body.url,
+            "enabled": body.enabled, "location": body.location.model_dump() if body.location else None}
     cam = upsert_camera(session, spec, gs.grids)
     commit(session)
     return camera_to_dict(cam)
@@ -87,8 +88,8 @@ def zones(camera_id: Id, session: DB, principal: Principal = READ) -> list[dict]
 def put_zone(camera_id: Id, zone_id: Id, body: ZoneIn, session: DB, principal: Principal = ADMIN) -> dict:
     _get(session, Camera, camera_id, "camera")
     try:
-        zone = upsert_zone(session, camera_id, {"id": zone_id, "kind": body.kind, "polygon": body.polygon,
-                                                **body.options})
+        zone = upsert_zone(session, camera_id, {**body.options, "id": zone_id, "kind": body.kind,
+                                                "polygon": body.polygon})
     except ValueError as exc:
         raise Invalid(("body", "polygon"), str(exc)) from None
     commit(session)
@@ -208,12 +209,12 @@ def create_user(body: UserIn, session: DB, gs: GS, principal: Principal = ADMIN)
 
 
 @router.get("/admin/users/{user_id}", summary="One user")
-def user(user_id: int, session: DB, principal: Principal = ADMIN) -> dict:
+def user(user_id: NumericId, session: DB, principal: Principal = ADMIN) -> dict:
     return user_to_dict(_get(session, User, user_id, "user"))
 
 
 @router.patch("/admin/users/{user_id}", summary="Change a user (role, scope, password, active)")
-def patch_user(user_id: int, body: UserPatch, session: DB, gs: GS, principal: Principal = ADMIN) -> dict:
+def patch_user(user_id: NumericId, body: UserPatch, session: DB, gs: GS, principal: Principal = ADMIN) -> dict:
     u = _get(session, User, user_id, "user")
     changes = body.model_dump(exclude_unset=True)
     password = changes.pop("password", None)
@@ -249,7 +250,7 @@ def create_key(body: KeyIn, session: DB, gs: GS, principal: Principal = ADMIN) -
 
 
 @router.delete("/admin/keys/{key_id}", status_code=204, summary="Revoke a key or token")
-def revoke_key(key_id: int, session: DB, gs: GS, principal: Principal = ADMIN) -> Response:
+def revoke_key(key_id: NumericId, session: DB, gs: GS, principal: Principal = ADMIN) -> Response:
     k = _get(session, ApiKey, key_id, "key")
     if k.revoked_at is None:
         k.revoked_at = gs.clock.now()

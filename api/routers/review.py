@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
 from api.auth import Principal, require
 from api.schemas.loop import LiftIn, ReviewIn
+from api.schemas.types import Count, Id, Instant
 from api.services import review as svc
 from api.services.notify import commit
 from api.services.tickets import evidence_url, get_ticket, ticket_to_dict
@@ -60,7 +60,7 @@ def mutes(session: DB, gs: GS, active: bool | None = Query(None, description="tr
 
 @router.post("/mutes/{mute_id}/lift", responses=_RESPONSES,
              summary="Lift a mute: new incidents at that camera, zone and type make tickets again")
-def lift(mute_id: int, session: DB, gs: GS, body: LiftIn | None = None,
+def lift(mute_id: Id, session: DB, gs: GS, body: LiftIn | None = None,
          principal: Principal = require("ticket.reject")) -> dict:
     now = gs.clock.now()
     mute = svc.lift(session, mute_id, principal, now, (body or LiftIn()).note)
@@ -70,8 +70,8 @@ def lift(mute_id: int, session: DB, gs: GS, body: LiftIn | None = None,
 
 @router.get("/reviews", summary="Reviewed detections since a time, oldest first (what `gridsight dataset export` "
                                 "reads): verdict, reason, detections and the raw evidence frame")
-def reviews(session: DB, since: AwareDatetime = Query(..., description="reviews made at or after (ISO 8601)"),
-            after_id: int = Query(0, ge=0, description="keyset paging: the last `review_id` seen"),
+def reviews(session: DB, since: Annotated[Instant, Query(description="reviews made at or after (ISO 8601)")],
+            after_id: Annotated[Count, Query(description="keyset paging: the last `review_id` seen")] = 0,
             limit: int = Query(500, ge=1, le=5000), principal: Principal = require("tickets.read")) -> dict:
     rows = svc.reviewed(session, since, principal, limit=limit, after_id=after_id)
     items = []

@@ -17,6 +17,7 @@ from api.services import verification as svc
 from api.services.errors import Conflict, Invalid, NotFound, Unavailable
 from api.services.evidence import annotate, decode_bgr, encode_jpeg, read_image, store_evidence
 from api.services.notify import commit
+from api.schemas.types import Id
 from api.services.tickets import get_ticket, iso, ticket_to_dict
 from api.state import ServiceState, db_session, state
 
@@ -136,7 +137,7 @@ def verifications(ref: str, session: DB, principal: Principal = require("tickets
             summary="A verification image: before, after_raw, after_annotated or before_after (side by side)",
             responses={200: {"content": {"image/jpeg": {}, "image/png": {}}, "description": "the image"},
                        404: {"description": "no such ticket, check or image"}})
-def image(ref: str, verification_id: int, session: DB, gs: GS,
+def image(ref: str, verification_id: Id, session: DB, gs: GS,
           kind: Literal["before", "after_raw", "after_annotated", "before_after"] = "before_after",
           principal: Principal = require("tickets.read")) -> Response:
     ticket = get_ticket(session, ref, principal)

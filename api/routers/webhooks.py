@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from api import push
 from api.auth import Principal, require
+from api.schemas.types import Id
 
 log = logging.getLogger("gridsight.push")
 
@@ -98,7 +99,7 @@ async def add_subscription(body: SubscriptionIn, principal: Principal = require(
 
 
 @router.delete("/{subscription_id}", status_code=204, summary="Unsubscribe (pending deliveries to it are dropped)")
-async def remove_subscription(subscription_id: int, principal: Principal = require("admin")) -> Response:
+async def remove_subscription(subscription_id: Id, principal: Principal = require("admin")) -> Response:
     if not await run_in_threadpool(push.get_notifier().remove_subscription, subscription_id):
         raise HTTPException(404, f"no active webhook subscription {subscription_id}")
     return Response(status_code=204)

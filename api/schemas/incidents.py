@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from api.schemas.types import Count, FiniteFloat, Instant
 
 Severity = Literal["low", "medium", "high", "critical"]
 OBJECT_KEY_PATTERN = r"^[a-z0-9][a-z0-9_/-]*/[0-9a-f]{2}/[0-9a-f]{64}\.[a-z0-9]{1,5}$"
@@ -21,8 +23,8 @@ class DetectionIn(BaseModel):
 
     class_name: str = Field(min_length=1, max_length=64)
     score: float = Field(ge=0, le=1)
-    box: list[float] = Field(min_length=4, max_length=4, description="x1, y1, x2, y2 in source pixels")
-    track_id: int | None = None
+    box: list[FiniteFloat] = Field(min_length=4, max_length=4, description="x1, y1, x2, y2 in source pixels")
+    track_id: Count | None = None
 
 
 class EvidenceRef(BaseModel):
@@ -54,8 +56,8 @@ class IncidentIn(BaseModel):
     camera_id: str | None = Field(None, max_length=64)
     zone_id: str | None = Field(None, max_length=64)
     job_id: str | None = Field(None, max_length=64)
-    first_seen: AwareDatetime | None = None
-    last_seen: AwareDatetime | None = None
+    first_seen: Instant | None = None
+    last_seen: Instant | None = None
     score: float = Field(0.0, ge=0, le=1)
     detections: list[DetectionIn] = Field(default_factory=list, max_length=500)
     evidence: list[EvidenceRef] = Field(default_factory=list, max_length=10)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.schemas.incidents import DetectionIn
+from api.schemas.types import Instant
 
 Reason = Literal["wrong_class", "not_a_problem", "duplicate", "privacy"]
 
@@ -52,10 +53,10 @@ class VerificationIn(BaseModel):
 
     camera_id: str = Field(min_length=1, max_length=64)
     outcome: Literal["still_present", "gone", "camera_offline"]
-    resolved_at: AwareDatetime | None = Field(None, description="the resolve this check answers (a stale report "
+    resolved_at: Instant | None = Field(None, description="the resolve this check answers (a stale report "
                                                                 "for an earlier resolve changes nothing)")
-    window_start: AwareDatetime | None = None
-    window_end: AwareDatetime | None = None
+    window_start: Instant | None = None
+    window_end: Instant | None = None
     frames: int = Field(0, ge=0, le=10_000_000, description="frames judged in the window")
     present_frames: int = Field(0, ge=0, le=10_000_000, description="of which showed the problem")
     score: float | None = Field(None, ge=0, le=1)

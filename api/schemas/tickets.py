@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from api.schemas.incidents import Location
+from api.schemas.types import Id, Instant
 from api.services.errors import Invalid
 from api.services.tickets import TicketFilters
 
@@ -32,7 +33,7 @@ class EvidenceOut(BaseModel):
 class DetectionOut(BaseModel):
     class_name: str
     score: float
-    box: list[float]
+    box: list[float | None] = Field(description="x1, y1, x2, y2 (null: a value stored before it was checked)")
     track_id: int | None = None
 
 
@@ -110,7 +111,7 @@ class NoteIn(BaseModel):
 
 class DispatchIn(NoteIn):
     department_id: str | None = Field(None, max_length=64, description="default: the routed department")
-    assignee_id: int | None = Field(None, description="a handler of that department")
+    assignee_id: Id | None = Field(None, description="a handler of that department")
 
 
 class RejectIn(NoteIn):
@@ -149,8 +150,8 @@ async def ticket_filters(
     grid: str | None = Query(None, max_length=64),
     department: str | None = Query(None, max_length=64),
     camera: str | None = Query(None, max_length=64),
-    created_from: AwareDatetime | None = Query(None, alias="from", description="created at or after (ISO 8601)"),
-    created_to: AwareDatetime | None = Query(None, alias="to", description="created before (ISO 8601)"),
+    created_from: Instant | None = Query(None, alias="from", description="created at or after (ISO 8601)"),
+    created_to: Instant | None = Query(None, alias="to", description="created before (ISO 8601)"),
     bbox: str | None = Query(None, description="min_lon,min_lat,max_lon,max_lat", examples=["121.46,31.22,121.49,31.24"]),
     overdue: bool | None = Query(None),
 ) -> TicketFilters:

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 
@@ -47,6 +48,8 @@ def check_polygon(polygon, what: str = "polygon") -> list[list[float]]:
             raise ValueError
     except (TypeError, ValueError, IndexError):
         raise ValueError(f"{what} must be a list of [a, b] number pairs") from None
+    if not all(math.isfinite(v) for p in pts for v in p):
+        raise ValueError(f"{what} must hold finite numbers (no NaN or Infinity)")
     if len(pts) < 3:
         raise ValueError(f"{what} needs at least 3 points")
     return pts

@@ -170,7 +170,7 @@ def find_ticket(session: Session, ref: str | int, *, for_update: bool = False) -
     """A ticket by id (``123``) or number (``GS-2026-000123``); NotFound otherwise."""
     ticket_id, year = None, None
     text = str(ref).strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit() and len(text) <= 19:  # not "²", not 5,000 digits
         ticket_id = int(text)
     else:
         parsed = parse_ticket_number(text)
