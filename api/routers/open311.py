@@ -30,12 +30,13 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 
 from api.auth import Principal
 from api.db.models import DONE_STATUSES, OPEN_STATUSES, Department, Ticket, TicketEvent
 from api.schemas.incidents import IncidentIn
+from api.schemas.types import MAX_YEAR, MIN_YEAR, Instant
 from api.services.errors import ServiceError
 from api.services.incidents import ingest_incident
 from api.services.notify import commit
@@ -69,6 +70,9 @@ def status_notes(t) -> str:
     return t.status.replace("_", " ")
 
 
+INSTANT = TypeAdapter(Instant)
+
+
 def parse_time(value: str | None, name: str) -> datetime | None:
     if not value:
         return None
@@ -78,7 +82,10 @@ def parse_time(value: str | None, name: str) -> datetime | None:
         raise Open311Error(400, f"{name} must be a W3C datetime like 2026-11-28T06:00:00Z") from None
     if dt.tzinfo is None:
         raise Open311Error(400, f"{name} needs a timezone (e.g. Z or +08:00)")
-    return dt
+    try:
+        return INSTANT.validate_python(dt)
+    except ValidationError:
+        raise Open311Error(400, f"{name} is out of range (years {MIN_YEAR}..{MAX_YEAR})") from None
 
 
 def authenticate(request: Request, api_key: str | None) -> Principal:
@@ -191,8 +198,8 @@ async def list_requests(request: Request, fmt: str, api_key: str | None = None, 
         principal = authenticate(request, api_key)
         if not principal.may("tickets.read"):
             raise Open311Error(403, f"role {principal.role} may not read service requests")
-        if not 1 <= page_size <= MAX_PAGE or page < 1:
-            raise Open311Error(400, f"page_size must be 1..{MAX_PAGE} and page at least 1")
+        if not 1 <= page_size <= MAX_PAGE or not 1 <= page <= 1_000_000:
+            raise Open311Error(400, f"page_size must be 1..{MAX_PAGE} and page 1..1000000")
         with gs.sessions() as session:
             if service_request_id:
                 tickets = []

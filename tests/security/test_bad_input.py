@@ -103,3 +103,14 @@ def test_admin_bodies_cannot_write_another_object_or_store_junk(api):
     for body in ({"display_name": None}, {"role": None}, {"active": None}):
         r = api.call("PATCH", f"/api/v1/admin/users/{api.users['viewer']}", "admin", json=body)
         assert r.status_code == 422, (body, r.text)
+
+
+def test_open311_odd_input_is_a_4xx(api):
+    api.incident()
+    key = api.keys["viewer"]
+    base = "/open311/v2"
+    for url, params in ((f"{base}/requests/².json", {}), (f"{base}/requests.json", {"page": HUGE}),
+                        (f"{base}/requests.json", {"start_date": EXTREME[0]}),
+                        (f"{base}/requests.json", {"end_date": EXTREME[1]})):
+        r = api.client.get(url, params={**params, "api_key": key})
+        assert 400 <= r.status_code < 500, (url, params, r.status_code, r.text[:200])
