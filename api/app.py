@@ -29,6 +29,7 @@ from api.db.migrate import upgrade
 from api.db.models import ApiKey, User
 from api.responses import validation_error
 from api.services.clock import Clock
+from api.services.decoding import DecodeBudget
 from api.signing import EvidenceLinks, secret_key
 from api.services.errors import Conflict, Invalid, ServiceError
 from api.services.escalation import escalate_overdue
@@ -108,6 +109,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.state.gs = gs
     app.state.auth = gs.auth = Authenticator(sessions, clock)
     gs.links = EvidenceLinks(key, clock)
+    gs.decode_budget = DecodeBudget(max(settings.decode_budget_pixels, settings.upload_max_pixels),
+                                    settings.decode_wait_s)
     _add_error_handlers(app)
     _document_models(app)
     for name in ROUTERS:

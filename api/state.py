@@ -32,6 +32,7 @@ class ServiceState:
     links: object | None = None  # api.signing.EvidenceLinks
     detector: object | None = None  # models.detector.Detector, loaded on first /detect
     detector_lock: threading.Lock = field(default_factory=threading.Lock)
+    decode_budget: object | None = None  # api.services.decoding.DecodeBudget
 
     def link(self, principal):
         """The caller's evidence-link signer for ``ticket_to_dict`` (None: plain API paths)."""

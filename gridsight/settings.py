@@ -53,7 +53,13 @@ class Settings(BaseSettings):
     secret_key: str = Field("", description="Signs evidence links (>= 32 random characters; the same on every API "
                                             "host). Empty: a random key kept in HOME/secret_key (mode 0600).")
     upload_max_bytes: int = 20 * 1024 * 1024
-    upload_max_pixels: int = 50_000_000
+    upload_max_pixels: int = Field(50_000_000, description="Pixels of one uploaded picture (its header says).")
+    upload_max_request_pixels: int = Field(400_000_000, description="Pixels of all pictures of one request.")
+    decode_budget_pixels: int = Field(100_000_000, description="Pixels one API process decodes at once (about 3 "
+                                                               "bytes each); more uploads wait.")
+    decode_wait_s: float = Field(30.0, description="How long an upload waits for the decode budget (then 429).")
+    decode_max_side: int = Field(1920, ge=640, description="Uploads are decoded at most this long on their long side "
+                                                           "(the detector sees 640).")
     mute_hours: float = Field(24.0, description="A rejected false positive's camera, zone and type stay muted "
                                                 "this long.")
     verify_window_s: float = Field(60.0, description="Seconds of footage the pipeline re-watches a resolved "

@@ -10,7 +10,8 @@ from api.auth import Principal, require
 from api.db.models import Camera, Zone
 from api.schemas.incidents import DetectionIn, EvidenceRef, IncidentIn, Location
 from api.services.errors import Invalid, Unavailable
-from api.services.evidence import annotate, decode_bgr, encode_jpeg, read_image, store_evidence
+from api.services.decoding import check_request_pixels, decode_scaled, to_source
+from api.services.evidence import annotate, encode_jpeg, read_image, store_evidence
 from api.services.incidents import ingest_incident
 from api.services.notify import commit
 from api.services.uploads import incident_key, upload_incidents
@@ -23,6 +24,7 @@ MAX_FILES = 8
 @router.post("/detect", summary="Detect objects in uploaded images; make incidents and tickets",
              responses={413: {"description": "a file is over the byte or pixel limit"},
                         422: {"description": "not an image (content is sniffed), bad field"},
+                        429: {"description": "the server is decoding other large pictures: retry"},
                         503: {"description": "no detector model could be loaded"}})
 def detect(request: Request,
            files: list[UploadFile] = File(..., description=f"JPEG, PNG or WebP images (up to {MAX_FILES})"),
@@ -43,7 +45,9 @@ def detect(request: Request,
         raise Invalid(("body", "lat" if lat is None else "lon"), "give both lat and lon, or neither")
     images = [read_image(f.file, f.filename or f"file{i}", "files", gs.settings.upload_max_bytes,
                          gs.settings.upload_max_pixels) for i, f in enumerate(files)]
-    frames = [decode_bgr(im) for im in images]
+    check_request_pixels(images, gs.settings.upload_max_request_pixels)
+    decoded = [decode_scaled(im, gs.decode_budget, gs.settings.decode_max_side) for im in images]
+    frames = [frame for frame, _ in decoded]
 
     zones: list = []
     if camera_id:
@@ -61,8 +65,8 @@ def detect(request: Request,
     location = Location(lat=lat, lon=lon, address=address) if lat is not None else None
     out = []
     plans = []
-    for image, frame, dets in zip(images, frames, results):
-        found = dets.to_list()
+    for image, (frame, scale), dets in zip(images, decoded, results):
+        found = to_source(dets.to_list(), scale)
         incidents = upload_incidents(found, gs.rules, zones, image.width, image.height)
         out.append({"filename": image.name, "sha256": image.sha256, "width": image.width, "height": image.height,
                     "detections": found,
@@ -71,7 +75,7 @@ def detect(request: Request,
                                   for i in incidents],
                     "tickets": []})
         if create_tickets and incidents:
-            plans.append((out[-1], image, frame, incidents))
+            plans.append((out[-1], image, frame, scale, incidents))
     if plans:
         _make_tickets(gs, plans, camera_id, location, principal)
     return {"detector": {"backend": getattr(detector, "backend", None), "imgsz": getattr(detector, "imgsz", None),
@@ -83,10 +87,10 @@ def _make_tickets(gs: ServiceState, plans: list, camera_id: str | None, location
                   principal: Principal) -> None:
     now = gs.clock.now()
     incidents: list[tuple[dict, IncidentIn]] = []
-    for entry, image, frame, found in plans:  # blobs first: content-addressed, harmless if the DB fails
+    for entry, image, frame, scale, found in plans:  # blobs first: content-addressed, harmless if the DB fails
         raw = EvidenceRef(**store_evidence(gs.store, image.data, image.content_type, "raw"))
         for inc in found:
-            drawn = encode_jpeg(annotate(frame, inc["detections"]))
+            drawn = encode_jpeg(annotate(frame, to_source(inc["detections"], 1 / scale)))
             annotated = EvidenceRef(**store_evidence(gs.store, drawn, "image/jpeg", "annotated"))
             incidents.append((entry, IncidentIn(
                 key=incident_key(image.sha256, inc["issue_type"], inc["zone_id"]), seq=1, event="open",
