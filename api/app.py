@@ -33,6 +33,7 @@ from api.services.decoding import DecodeBudget
 from api.signing import EvidenceLinks, secret_key
 from api.services.errors import Conflict, Invalid, ServiceError
 from api.services.escalation import escalate_overdue
+from api.services.login import LoginGuard
 from api.services.notify import commit
 from api.services.registry import load_grid_index, sync_from_configs
 from api.services.rules import DispatchRules
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                 worker.join(timeout=10)
             engine.dispose()
             ingest_engine.dispose()
+            gs.login.close()
 
     app = FastAPI(title="GridSight ticket API", version="1.0",
                   description="Incidents from cameras, footage and uploads become tickets that are dispatched, "
@@ -109,6 +111,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.state.gs = gs
     app.state.auth = gs.auth = Authenticator(sessions, clock)
     gs.links = EvidenceLinks(key, clock)
+    gs.login = LoginGuard(settings)
     gs.decode_budget = DecodeBudget(max(settings.decode_budget_pixels, settings.upload_max_pixels),
                                     settings.decode_wait_s)
     _add_error_handlers(app)
@@ -212,7 +215,8 @@ def _add_error_handlers(app: FastAPI) -> None:
         body: dict = {"detail": exc.detail}
         if isinstance(exc, Conflict):
             body.update(status=exc.status, allowed=exc.allowed)
-        return JSONResponse(body, status_code=exc.status_code)
+        retry = getattr(exc, "retry_after_s", None)
+        return JSONResponse(body, status_code=exc.status_code, headers={"Retry-After": str(retry)} if retry else None)
 
     @app.exception_handler(ObjectNotFound)
     async def _object_missing(request: Request, exc: ObjectNotFound):

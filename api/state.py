@@ -32,6 +32,7 @@ class ServiceState:
     links: object | None = None  # api.signing.EvidenceLinks
     detector: object | None = None  # models.detector.Detector, loaded on first /detect
     detector_lock: threading.Lock = field(default_factory=threading.Lock)
+    login: object | None = None  # api.services.login.LoginGuard
     decode_budget: object | None = None  # api.services.decoding.DecodeBudget
 
     def link(self, principal):

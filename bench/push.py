@@ -38,7 +38,7 @@ def run(pg: str, hosts: int, events: int, mqtt: tuple[str, int]) -> tuple[float,
         schema = make_engine(url)
         upgrade(schema)
         schema.dispose()
-        notifiers = [Notifier(url, *mqtt) for _ in range(hosts)]
+        notifiers = [Notifier(url, *mqtt, webhook_allow=("127.0.0.1",)) for _ in range(hosts)]
         t = time.perf_counter()
         for i in range(events):
             notifiers[i % hosts].publish({"event": "updated", "number": f"GS-2026-{i:06d}"})

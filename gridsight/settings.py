@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     decode_wait_s: float = Field(30.0, description="How long an upload waits for the decode budget (then 429).")
     decode_max_side: int = Field(1920, ge=640, description="Uploads are decoded at most this long on their long side "
                                                            "(the detector sees 640).")
+    login_limits_user: str = Field("5/minute;20/hour;100/day", description="Failed logins per username (each "
+                                                                         "tier a longer back-off; `limits` syntax).")
+    login_limits_client: str = Field("30/minute;300/hour", description="Login attempts per client address.")
+    login_limits_storage: str = Field("memory://", description="Where login counts live: memory:// (per process) "
+                                                              "or redis://host:port/db (shared by all API hosts).")
+    login_threads: int = Field(1, ge=1, le=16, description="Threads that hash passwords (Argon2); the request "
+                                                          "threads never do.")
+    login_queue: int = Field(4, ge=0, le=1000, description="Logins that may wait for those threads (more: 429).")
     mute_hours: float = Field(24.0, description="A rejected false positive's camera, zone and type stay muted "
                                                 "this long.")
     verify_window_s: float = Field(60.0, description="Seconds of footage the pipeline re-watches a resolved "
@@ -77,6 +85,9 @@ class Settings(BaseSettings):
     mqtt_host: str = ""
     mqtt_port: int = 1883
     redis_url: str = "redis://127.0.0.1:6379/0"
+    webhook_allow: list[str] = Field(default_factory=list,
+                                     description="Internal hosts or networks webhooks may reach (JSON list, e.g. "
+                                                 "[\"10.1.2.3\", \"192.168.0.0/16\"]); all others must be public.")
 
     # --- distributed jobs (pipeline/distributed) -----------------------------
     jobs_allowed_roots: list[Path] = Field(default_factory=list,

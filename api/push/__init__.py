@@ -39,7 +39,8 @@ def get_notifier(settings=None) -> Notifier:
                     from gridsight.settings import get_settings
 
                     settings = get_settings()
-                _notifier = Notifier(settings.sqlalchemy_url, settings.mqtt_host, settings.mqtt_port).start()
+                _notifier = Notifier(settings.sqlalchemy_url, settings.mqtt_host, settings.mqtt_port,
+                                     webhook_allow=settings.webhook_allow).start()
     return _notifier
 
 

@@ -52,12 +52,14 @@ class Notifier:
 
     def __init__(self, store: Engine | str | Path, mqtt_host: str = "", mqtt_port: int = 1883, *,
                  retry_base_s: float = 2.0, retry_max_s: float = 600.0, max_attempts: int = 20,
-                 http_timeout_s: float = 5.0, senders: int = 4, retention_s: float = 7 * 86400):
+                 http_timeout_s: float = 5.0, senders: int = 4, retention_s: float = 7 * 86400,
+                 webhook_allow: tuple[str, ...] | list[str] = ()):
         self.outbox = Outbox(store)  # the ticket database (engine or URL), or a SQLite file of its own
         self.mqtt = MqttLink(mqtt_host, mqtt_port) if mqtt_host else None
         self.retry_base_s, self.retry_max_s = retry_base_s, retry_max_s
         self.max_attempts, self.http_timeout_s = max_attempts, http_timeout_s
         self.retention_s = retention_s
+        self.webhook_allow = tuple(webhook_allow)  # internal hosts/networks webhooks may reach (webhooks.py)
         self._senders = senders
         self._http = httpx.Client(timeout=http_timeout_s, follow_redirects=False)
         self._wake = threading.Event()
@@ -95,6 +97,7 @@ class Notifier:
     def add_subscription(self, url: str, secret: str, events: tuple[str, ...] = ()) -> Subscription:
         if not re.match(r"^https?://[^\s/]+", url):
             raise ValueError(f"webhook URL must be http(s)://host/..., not {url!r}")
+        webhooks.check_target(url, self.webhook_allow)  # TargetRefused is a ValueError
         if len(secret) < 16:
             raise ValueError("webhook secret must be at least 16 characters")
         bad = [e for e in events if not _EVENT_NAME.match(e)]
@@ -237,5 +240,5 @@ class Notifier:
         if sub is None or not sub.active:
             return None, "gone: subscription removed"
         name = d.topic.rsplit("/", 1)[-1]
-        out = webhooks.post(self._http, sub.url, sub.secret, d.body, name, d.event_id)
+        out = webhooks.post(self._http, sub.url, sub.secret, d.body, name, d.event_id, self.webhook_allow)
         return out.status, "" if out.ok else out.error

@@ -5,27 +5,43 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from api.auth import TOKEN_TTL, Principal, current_principal, issue_credential, verify_password
+from api.auth import TOKEN_TTL, Principal, current_principal, issue_credential
 from api.db.models import User
-from api.state import db_session
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
-@router.post("/token", summary="Exchange username and password for a bearer token")
-def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()],
-          session: Session = Depends(db_session)) -> dict:
+@router.post("/token", summary="Exchange username and password for a bearer token",
+             responses={429: {"description": "too many attempts for this username or from this client "
+                                             "(see Retry-After)"}})
+async def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict:
     gs = request.app.state.gs
-    user = session.scalar(select(User).where(User.username == form.username))
-    if user is None or not user.active or not verify_password(user.password_hash, form.password):
+    guard = gs.login  # rate limits, a dummy hash for unknown users, its own hashing pool (api.services.login)
+    await guard.check(form.username, request.client.host if request.client else "")
+    user = await run_in_threadpool(_user, gs, form.username)
+    known = user is not None and user.active
+    if not await guard.verify(user.password_hash if known else None, form.password) or not known:
+        guard.failed(form.username)
         raise HTTPException(401, "wrong username or password", headers={"WWW-Authenticate": "Bearer"})
-    _, secret = issue_credential(session, user, gs.clock.now(), kind="token", name="password login", ttl=TOKEN_TTL)
-    session.commit()
+    secret = await run_in_threadpool(_issue_token, gs, user.id)
     return {"access_token": secret, "token_type": "bearer", "expires_in": int(TOKEN_TTL.total_seconds())}
+
+
+def _user(gs, username: str) -> User | None:
+    with gs.sessions() as session:
+        return session.scalar(select(User).where(User.username == username))
+
+
+def _issue_token(gs, user_id: int) -> str:
+    with gs.sessions() as session:
+        _, secret = issue_credential(session, session.get(User, user_id), gs.clock.now(), kind="token",
+                                     name="password login", ttl=TOKEN_TTL)
+        session.commit()
+    return secret
 
 
 @router.get("/me", summary="Who the credentials belong to")

@@ -31,7 +31,8 @@ async def lifespan(app):
     gs = getattr(app.state, "gs", None)
     if gs is not None and push._notifier is None:
         settings = gs.settings
-        mine = push.Notifier(settings.sqlalchemy_url, settings.mqtt_host, settings.mqtt_port)
+        mine = push.Notifier(settings.sqlalchemy_url, settings.mqtt_host, settings.mqtt_port,
+                             webhook_allow=settings.webhook_allow)
         try:  # this host's outbox file of a version before migration 0004, if any
             mine.outbox.import_file(settings.home / "push.db")
         except Exception:  # nothing was written; the file stays for the next start

@@ -91,7 +91,8 @@ def _other_host(api, **kw):
     """A second API host's notifier: its own engine on the same ticket database."""
     from api import push
 
-    return push.Notifier(api.app.state.gs.settings.sqlalchemy_url, retry_base_s=0.05, **kw)
+    return push.Notifier(api.app.state.gs.settings.sqlalchemy_url, retry_base_s=0.05, webhook_allow=("127.0.0.1",),
+                         **kw)
 
 
 def test_an_event_is_committed_with_its_change_and_outlives_the_push_thread(api):
@@ -213,7 +214,8 @@ def test_an_earlier_versions_outbox_file_is_moved_into_the_database(tmp_path, re
 
     old = push.set_notifier(None)
     try:
-        app = create_app(Settings(home=tmp_path, database_url=url, mqtt_host="", api_key=""), escalation=False)
+        app = create_app(Settings(home=tmp_path, database_url=url, mqtt_host="", api_key="",
+                                  webhook_allow=["127.0.0.1"]), escalation=False)
         with TestClient(app):
             notifier = push._notifier
             assert [s.url for s in notifier.outbox.subscriptions()] == [receiver.url]
@@ -224,7 +226,8 @@ def test_an_earlier_versions_outbox_file_is_moved_into_the_database(tmp_path, re
             log = {d["event_id"]: (d["state"], d["attempts"]) for d in notifier.log()}
             assert log == {"old-delivered": ("delivered", 3), "old-pending": ("delivered", 4)}
         assert not (tmp_path / "push.db").exists() and (tmp_path / "push.db.imported").is_file()
-        with TestClient(create_app(Settings(home=tmp_path, database_url=url, mqtt_host="", api_key=""),
+        with TestClient(create_app(Settings(home=tmp_path, database_url=url, mqtt_host="", api_key="",
+                                  webhook_allow=["127.0.0.1"]),
                                    escalation=False)):
             assert len(push._notifier.outbox.subscriptions()) == 1  # moved once
     finally:

@@ -7,6 +7,7 @@ import queue
 from contextlib import contextmanager
 import socket
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -16,6 +17,7 @@ from api.push import Notifier, SIGNATURE_HEADER, sign, verify_signature
 from tests.services import free_port
 
 SECRET = "webhook-secret-0123456789"
+LOOPBACK = ("127.0.0.1",)  # the receivers listen on loopback: an internal address webhooks must be allowed
 MQTT_HOST, MQTT_PORT = "127.0.0.1", 1883
 
 
@@ -78,6 +80,7 @@ def notifier(tmp_path):
 
     def make(**kw):
         kw.setdefault("retry_base_s", 0.05)
+        kw.setdefault("webhook_allow", LOOPBACK)
         n = Notifier(tmp_path / "push.db", **kw).start()
         made.append(n)
         return n
@@ -170,8 +173,9 @@ def test_webhook_body_is_signed_and_verifiable(notifier, receivers):
     [req] = r.requests
     body, headers = req["body"], req["headers"]
     assert req["path"] == "/hooks/gridsight"
-    assert headers[SIGNATURE_HEADER] == sign(SECRET, body)
-    assert headers[SIGNATURE_HEADER].startswith("sha256=") and len(headers[SIGNATURE_HEADER]) == 7 + 64
+    at = int(headers[SIGNATURE_HEADER].split(",")[0].removeprefix("t="))
+    assert headers[SIGNATURE_HEADER] == sign(SECRET, body, at) and abs(at - time.time()) < 60
+    assert headers[SIGNATURE_HEADER].split(",")[1].startswith("sha256=")
     assert verify_signature(SECRET, body, headers[SIGNATURE_HEADER])
     assert not verify_signature("another-secret-0123456", body, headers[SIGNATURE_HEADER])
     assert not verify_signature(SECRET, body.replace(b"new", b"old"), headers[SIGNATURE_HEADER])
@@ -224,13 +228,13 @@ def test_publish_does_not_wait_for_a_slow_receiver(notifier, receivers):
 
 def test_pending_deliveries_survive_a_restart(tmp_path, receivers):
     port = free_port()  # nobody listens yet
-    first = Notifier(tmp_path / "push.db", retry_base_s=0.05, http_timeout_s=1).start()
+    first = Notifier(tmp_path / "push.db", retry_base_s=0.05, http_timeout_s=1, webhook_allow=LOOPBACK).start()
     first.add_subscription(f"http://127.0.0.1:{port}/hook", SECRET)
     event_id = first.publish(event())
     assert not first.flush(1)
     first.close()
     r = receivers(port=port)
-    second = Notifier(tmp_path / "push.db", retry_base_s=0.05).start()
+    second = Notifier(tmp_path / "push.db", retry_base_s=0.05, webhook_allow=LOOPBACK).start()
     try:
         assert second.flush(15)
         [entry] = second.log(event_id=event_id)

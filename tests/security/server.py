@@ -59,3 +59,11 @@ def served(home: Path, database_url: str, **env: str):
             proc.kill()
             proc.wait()
         log.close()
+
+
+def create_key(home: Path, database_url: str, username: str, role: str) -> str:
+    """``gridsight api create-key`` (the user made with ``role``): the key's secret."""
+    environ = {**os.environ, "GRIDSIGHT_HOME": str(home), "GRIDSIGHT_DATABASE_URL": database_url}
+    out = subprocess.run([sys.executable, "-m", "gridsight.cli", "api", "create-key", username, "--role", role],
+                         env=environ, capture_output=True, text=True, check=True).stdout
+    return next(w for w in out.split() if w.startswith("gsk_"))
