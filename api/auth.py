@@ -199,6 +199,14 @@ def check_permission(principal: Principal, permission: str) -> Principal:
     return principal
 
 
+def check_duties(principal: Principal, settings) -> None:
+    """Separation of duties: a handler does not verify its own department's work (a photo check
+    verifies or reopens), unless ``GRIDSIGHT_HANDLER_MAY_VERIFY`` allows it (403 otherwise)."""
+    if principal.role == "handler" and not settings.handler_may_verify:
+        raise HTTPException(403, "a handler may not verify its own department's resolution; a grid officer or "
+                                 "dispatcher does (GRIDSIGHT_HANDLER_MAY_VERIFY=true allows it)")
+
+
 _requirements: dict[str, object] = {}
 
 

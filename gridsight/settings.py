@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     login_threads: int = Field(1, ge=1, le=16, description="Threads that hash passwords (Argon2); the request "
                                                           "threads never do.")
     login_queue: int = Field(4, ge=0, le=1000, description="Logins that may wait for those threads (more: 429).")
+    handler_may_verify: bool = Field(False, description="Let a handler verify its own department's resolution "
+                                                        "with an after photo (separation of duties: off).")
     mute_hours: float = Field(24.0, description="A rejected false positive's camera, zone and type stay muted "
                                                 "this long.")
     verify_window_s: float = Field(60.0, description="Seconds of footage the pipeline re-watches a resolved "

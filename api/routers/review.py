@@ -55,7 +55,7 @@ def mutes(session: DB, gs: GS, active: bool | None = Query(None, description="tr
           principal: Principal = require("tickets.read")) -> list[dict]:
     now = gs.clock.now()
     return [svc.mute_to_dict(m, now) for m in svc.list_mutes(session, now, active=active, camera_id=camera,
-                                                              limit=limit)]
+                                                              limit=limit, principal=principal)]
 
 
 @router.post("/mutes/{mute_id}/lift", responses=_RESPONSES,

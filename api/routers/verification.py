@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from api.auth import Principal, require
+from api.auth import Principal, check_duties, require
 from api.routers.bodies import json_with_files
 from api.db.loop import Verification
 from api.schemas.loop import VerificationIn
@@ -82,6 +82,7 @@ def verify_photo(ref: str, request: Request, photo: UploadFile = File(..., descr
                  note: str | None = Form(None, max_length=2000),
                  principal: Principal = require("ticket.feedback")) -> dict:
     gs: ServiceState = request.app.state.gs
+    check_duties(principal, gs.settings)
     with gs.sessions() as session:  # refuse early, before running the detector
         ticket = get_ticket(session, ref, principal)
         svc.require_resolved(ticket)

@@ -121,8 +121,13 @@ def mutes_for(session: Session, ticket: Ticket) -> list[Mute]:
 
 
 def list_mutes(session: Session, now: datetime, *, active: bool | None = None, camera_id: str | None = None,
-               limit: int = 100) -> list[Mute]:
+               limit: int = 100, principal: Principal | None = None) -> list[Mute]:
+    """Mutes, newest first; a handler sees those made from its department's tickets, a grid officer
+    its grid's (the caller's ticket scope)."""
     stmt = select(Mute)
+    scope = scope_clauses(principal)
+    if scope:
+        stmt = stmt.join(Ticket, Ticket.id == Mute.ticket_id).where(*scope)
     if camera_id:
         stmt = stmt.where(Mute.camera_id == camera_id)
     if active is True:

@@ -58,7 +58,7 @@ def _resolve(api, tid):
         api.act(tid, action)
 
 
-def _photo(api, tid, data: bytes, user: str = "handler"):
+def _photo(api, tid, data: bytes, user: str = "grid_officer"):
     return api.call("POST", f"/api/v1/tickets/{tid}/verify-photo", user,
                     files={"photo": ("after.jpg", data, "image/jpeg")}, data={"note": "checked on site"})
 
@@ -91,7 +91,7 @@ def test_after_photo_reopens_then_verifies(api, detector, bus_jpg, empty_street)
     raw = api.call("GET", f"/api/v1/tickets/{tid}/evidence?kind=raw", "viewer")
     assert raw.content == still
     last = api.call("GET", f"/api/v1/tickets/{tid}/history", "viewer").json()[-1]
-    assert (last["actor"], last["action"]) == ("handler", "reopen") and "still shows bus" in last["note"]
+    assert (last["actor"], last["action"]) == ("grid_officer", "reopen") and "still shows bus" in last["note"]
 
     # fixed: a photo of the street without the bus verifies it
     _resolve(api, tid)
@@ -120,7 +120,7 @@ def test_photo_checks_input_and_scope(api, detector, bus_jpg):
     api.gs.detector = detector
     tid = api.incident(key="upload:x:illegal_parking:any", source="upload")["ticket_id"]  # traffic police
     _resolve(api, tid)
-    r = api.call("POST", f"/api/v1/tickets/{tid}/verify-photo", "handler",
+    r = api.call("POST", f"/api/v1/tickets/{tid}/verify-photo", "grid_officer",
                  files={"photo": ("a.jpg", b"not an image at all", "image/jpeg")})
     assert r.status_code == 422 and "JPEG" in r.text
     assert _photo(api, tid, bus_jpg, user="other_handler").status_code == 403  # another department
