@@ -9,6 +9,7 @@ The router uses the job store's Redis schema and task names, never the stream co
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -72,7 +73,8 @@ def _store():
         store = JobStore()
         store.r.ping()
     except redis.RedisError as exc:
-        raise HTTPException(503, f"job queue (Redis) unreachable: {exc}") from exc
+        logging.getLogger("gridsight.api").warning("job queue unreachable: %s", exc)
+        raise HTTPException(503, "the job queue is unreachable; the server log says why") from exc
     return store
 
 

@@ -77,9 +77,8 @@ def test_readyz_reports_what_is_down(tmp_path):
     assert client.get("/healthz").status_code == 200
     r = client.get("/readyz")
     assert r.status_code == 503
-    checks = r.json()["checks"]
-    assert checks["database"].startswith("error: OperationalError")
-    assert checks["object_store"].startswith("error")
+    assert r.json()["checks"] == {"database": "error", "object_store": "error"}
+    assert "127.0.0.1" not in r.text and "OperationalError" not in r.text  # no internal detail without a key
 
 
 def test_s3_store_through_the_api(db_url, tmp_path, request):

@@ -7,6 +7,7 @@ import time
 import httpx
 
 from tests.jobs.conftest import API_KEY
+from tests.security.server import create_key
 from tests.jobs.scene import CAMERA
 
 START = "2026-04-01T08:00:00+00:00"
@@ -58,7 +59,9 @@ def test_readyz_and_metrics_show_workers_and_queue(job_env, workers, ticket_api,
     deadline = time.time() + 30
     while time.time() < deadline and not any(k.endswith(f"-{w.pid}") for k in store.r.scan_iter(match="gs:worker:*")):
         time.sleep(0.2)
-    ready = httpx.get(ticket_api.url + "/readyz", trust_env=False).json()
+    assert httpx.get(ticket_api.url + "/readyz", trust_env=False).json()["jobs"] == {"queue": "ok"}
+    admin = create_key(ticket_api.db.parent, f"sqlite:///{ticket_api.db}", "ops", "admin")  # workers: admins only
+    ready = httpx.get(ticket_api.url + "/readyz", headers={"X-API-Key": admin}, trust_env=False).json()
     assert ready["jobs"]["queue"] == "ok"
     assert any(x["id"].endswith(f"-{w.pid}") for x in ready["jobs"]["workers"]), ready
     text = httpx.get(ticket_api.url + "/metrics", trust_env=False).text
