@@ -55,10 +55,13 @@ def cmd_detect(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     if args.save:
         args.save.mkdir(parents=True, exist_ok=True)
+    items = expand_inputs(args.paths)
+    if not items:
+        raise UserError(f"no images or videos in {', '.join(map(str, args.paths))}")
     run = DetectRun(det, args)
-    run.process(expand_inputs(args.paths))
+    run.process(items)
     run.report()
-    return 1 if run.failed else 0
+    return 1 if run.failed or not run.summaries else 0
 
 
 class DetectRun:
@@ -77,20 +80,29 @@ class DetectRun:
 
         from models.media import MediaError, video_frame_count
 
-        total = sum(video_frame_count(m.path) // self.args.vid_stride if m.kind == "video" else 1
-                    for m in items if m.kind != "missing")
+        expected = {id(m): max(1, video_frame_count(m.path) // self.args.vid_stride) if m.kind == "video" else 1
+                    for m in items if m.kind != "missing"}
+        total = sum(expected.values())
         bar = tqdm(total=total, unit="frame", file=sys.stderr, leave=False, dynamic_ncols=True,
                    disable=self.args.no_progress or total < PROGRESS_MIN_FRAMES or not sys.stderr.isatty())
         pending: list[tuple] = []
         for media in items:
+            read = 0
             try:
                 for idx, frame in self._frames(media):
+                    read += 1
                     pending.append((media, idx, frame))
                     if len(pending) >= self.chunk:
                         self._detect(pending, bar)
                         pending = []
+                if media.kind == "video" and read == 0:
+                    raise MediaError("no frame could be read (an empty or truncated video)")
             except MediaError as exc:
                 self._fail(media.path, str(exc))
+                continue
+            if media.kind == "video" and read < 0.9 * expected[id(media)]:
+                print(f"gridsight detect: {media.path}: warning: read {read} of {expected[id(media)]} frames "
+                      "(the video looks truncated)", file=sys.stderr, flush=True)
         if pending:
             self._detect(pending, bar)
         bar.close()

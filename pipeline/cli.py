@@ -55,7 +55,8 @@ def parse_time(text: str | None) -> float | None:
     except ValueError:
         raise UserError(f"--start-time {text!r} is not an ISO 8601 time, e.g. 2026-11-28T09:30:00+08:00") from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        raise UserError(f"--start-time {text!r} needs a UTC offset (footage time is not guessed), e.g. "
+                        f"{text}+08:00 or {text}Z")
     return dt.timestamp()
 
 
@@ -108,6 +109,8 @@ def _summary(pipe, end: dict) -> None:
         print(f"  {key}")
     if pipe.outbox is not None:
         where = pipe.courier.client.url
+        made, taken = pipe.courier.created, pipe.courier.answered
+        print(f"tickets: {len(made)} created, {len(taken - made)} already there (updated) by {where}")
         if end["pending"]:
             print(f"outbox: {end['pending']} message(s) still waiting for {where} (sent on the next run)")
         else:
@@ -157,6 +160,14 @@ def process(args) -> int:
     end = _finish(pipe, args)
     print(f"{camera.id}: {proc.stats.frames} frames judged, {proc.stats.detected} detected")
     _summary(pipe, end)
+    expected = source.expected_samples or 0
+    if proc.stats.frames == 0:
+        print(f"gridsight process: {args.video}: no frame could be read (an empty or truncated video)",
+              file=sys.stderr)
+        return 1
+    if proc.stats.frames < 0.9 * expected:
+        print(f"gridsight process: {args.video}: warning: judged {proc.stats.frames} of about {expected} frames "
+              "(the video looks truncated)", file=sys.stderr)
     return 0
 
 

@@ -74,6 +74,8 @@ class Courier:
         self.min_backoff_s, self.max_backoff_s = min_backoff_s, max_backoff_s
         self.sent = 0
         self.failures = 0
+        self.created: set[str] = set()  # incident keys whose ticket the API made (201)
+        self.answered: set[str] = set()  # incident keys the API took (200 or 201)
         self.online: bool | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -105,6 +107,9 @@ class Courier:
         if resp.status_code < 300:
             self.outbox.delivered(msg.id)
             self.sent += 1
+            self.answered.add(msg.key)
+            if resp.status_code == 201:
+                self.created.add(msg.key)
             self._up()
             return 0.0
         if resp.status_code in RETRYABLE or resp.status_code >= 500:
