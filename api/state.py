@@ -41,6 +41,17 @@ class ServiceState:
             log.info("detector loaded", extra={"detector": repr(self.detector)})
         return self.detector
 
+    def detect(self, frames: list) -> tuple[object, list]:
+        """(the detector, its detections of each frame); 503 when no detector can be loaded."""
+        from api.services.errors import Unavailable
+
+        with self.detector_lock:
+            try:
+                detector = self.get_detector()
+            except Exception as exc:
+                raise Unavailable(f"no detector: {exc}") from None
+            return detector, detector.detect(frames)
+
 
 async def state(request: Request) -> ServiceState:
     return request.app.state.gs

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import io
+
+import pytest
 import yaml
+from PIL import Image
 
 from gridsight.paths import CONFIGS_DIR
 from tests.interop.conftest import NORTH_WEST, SOUTH_EAST, jpeg
 
 BASE = "/open311/v2"
+
+
+@pytest.fixture(scope="session")
+def detector():
+    """The shipped model (models/weights), as the app loads it: people for the public image's blur."""
+    from models.detector import load_detector
+
+    return load_detector()
 
 
 def file_request(api, role="operator", **fields):
@@ -52,7 +64,10 @@ def test_filed_request_round_trips_through_the_ticket_lifecycle(api):
     [req] = api.client.get(f"{BASE}/requests/{number}.json", params={"api_key": api.keys["viewer"]}).json()
     assert req["service_request_id"] == number and req["service_code"] == "garbage"
     assert req["status"] == "open" and req["status_notes"] == ticket["status"].replace("_", " ")
-    assert req["description"] == "Overflowing bins next to the bus stop"
+    # the reporter's own words are private (operators, dispatchers, admins); others read the type
+    assert req["description"] == "Exposed garbage / 暴露垃圾 reported by a citizen"
+    [mine] = get_requests(api, role="operator", service_request_id=number)
+    assert mine["description"] == "Overflowing bins next to the bus stop"
     assert req["agency_responsible"] == "Sanitation Department"
     assert (req["lat"], req["long"], req["address"]) == (NORTH_WEST["lat"], NORTH_WEST["lon"], "1 North-west Road")
     assert req["requested_datetime"] == ticket["created_at"] and req["expected_datetime"] == ticket["due_at"]
@@ -68,7 +83,8 @@ def test_filed_request_round_trips_through_the_ticket_lifecycle(api):
     assert (req["status"], req["status_notes"]) == ("closed", "resolved")
 
 
-def test_rejected_and_camera_tickets_map_to_closed_and_media_url(api):
+def test_rejected_and_camera_tickets_map_to_closed_and_media_url(api, detector):
+    api.app.state.gs.detector = detector
     camera = api.incident("illegal_parking", SOUTH_EAST, evidence=jpeg())
     bogus = api.incident("garbage", NORTH_WEST)
     api.act(bogus["number"], "reject", reason="a shadow, not garbage")
@@ -78,9 +94,16 @@ def test_rejected_and_camera_tickets_map_to_closed_and_media_url(api):
     [req] = get_requests(api, service_request_id=camera["number"])
     assert req["status"] == "open" and req["agency_responsible"] == "Traffic Police"
     assert "seen by camera cam-t" in req["description"]
+    # the public rendition (no key), never the stored frame itself
+    assert req["media_url"].startswith("http://testserver/open311/v2/media/") and req["media_url"].endswith(".jpg")
+    img = api.client.get(req["media_url"])
+    assert img.status_code == 200 and img.headers["content-type"] == "image/jpeg"
+    assert img.content != jpeg() and Image.open(io.BytesIO(img.content)).size == (64, 48)
+    # public reads off: today's keyed evidence URL
+    api.app.state.gs.settings.open311_public_reads = False
+    [req] = get_requests(api, service_request_id=camera["number"])
     assert req["media_url"].startswith("http://testserver/api/v1/tickets/")
-    img = api.client.get(req["media_url"], headers=api.h("viewer"))
-    assert img.status_code == 200 and img.content == jpeg()
+    assert api.client.get(req["media_url"], headers=api.h("viewer")).content == jpeg()
 
 
 def test_requests_filters(api):
@@ -121,7 +144,10 @@ def test_errors_follow_the_open311_shape(api):
     err(file_request(api, api_key=None), 401, "api_key")
     err(file_request(api, api_key="gsk_wrong"), 401, "invalid")
     err(file_request(api, role="viewer"), 403, "viewer")
+    api.app.state.gs.settings.open311_public_reads = False  # reads need a key then
     err(api.client.get(f"{BASE}/requests.json"), 401, "api_key")
+    err(api.client.get(f"{BASE}/requests/GS-2026-000001.json"), 401, "api_key")
+    api.app.state.gs.settings.open311_public_reads = True
     err(api.client.get(f"{BASE}/requests.json", params={"api_key": api.keys["ingest"]}), 403, "ingest")
     err(api.client.get(f"{BASE}/requests/GS-2026-999999.json", params={"api_key": api.keys["viewer"]}), 404, "no ticket")
     err(api.client.get(f"{BASE}/requests.json", params={"api_key": api.keys["viewer"], "status": "pending"}), 400, "status")
@@ -152,7 +178,7 @@ def test_xml_format_mirrors_json(api):
     assert r.status_code == 201, r.text
     number = ET.fromstring(r.content).findtext("request/service_request_id")
     assert number.startswith("GS-")
-    req = ET.fromstring(api.client.get(f"{BASE}/requests/{number}.xml", params={"api_key": api.keys["viewer"]}).content)
+    req = ET.fromstring(api.client.get(f"{BASE}/requests/{number}.xml", params={"api_key": api.keys["operator"]}).content)
     assert req.tag == "service_requests"
     assert req.findtext("request/status") == "open" and req.findtext("request/description") == "垃圾桶满了"
     assert req.find("request/media_url").text is None  # null: an empty element
