@@ -401,7 +401,7 @@ CATCH_ALL = "/open311/{path:path}"
 @router.api_route(CATCH_ALL, methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
 async def not_found(request: Request, path: str) -> Response:
     """Anything else under /open311/: 405 where another method would answer, else 404."""
-    allowed = sorted({m for r in request.app.router.routes if getattr(r, "path", None) != CATCH_ALL
+    allowed = sorted({m for r in router.routes if getattr(r, "path", None) != CATCH_ALL
                       and r.matches(request.scope)[0] == Match.PARTIAL for m in getattr(r, "methods", ())})
     if allowed:
         raise Open311Error(405, f"{request.method} is not allowed here; use {', '.join(allowed)}")

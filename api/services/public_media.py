@@ -32,12 +32,13 @@ from api.services.evidence import encode_jpeg
 from gridsight.settings import Settings
 
 PERSON = "person"
-CELL_PX = 12  # blurred areas become blocks of this many pixels
+CELL_PX = 12  # a blurred area keeps no detail smaller than this many pixels
 MEDIA_PATH = "/open311/v2/media/{token}.jpg"
 
 
 def privacy_blur(frame: np.ndarray, boxes: list) -> np.ndarray:
-    """A copy of ``frame`` with each ``[x1, y1, x2, y2]`` box pixelated past recognition.
+    """A copy of ``frame`` with each ``[x1, y1, x2, y2]`` box blurred past recognition (shrunk
+    to cells of :data:`CELL_PX` pixels, then smoothed back to size).
 
     The one place the API blurs people (uploads' evidence, public media): a one-line swap for
     the shared evidence renderer's blur once it lives in ``gridsight/``.
@@ -49,8 +50,9 @@ def privacy_blur(frame: np.ndarray, boxes: list) -> np.ndarray:
         if x2 - x1 < 2 or y2 - y1 < 2:
             continue
         cells = cv2.resize(out[y1:y2, x1:x2], (max(1, (x2 - x1) // CELL_PX), max(1, (y2 - y1) // CELL_PX)),
-                           interpolation=cv2.INTER_AREA)
-        out[y1:y2, x1:x2] = cv2.resize(cells, (x2 - x1, y2 - y1), interpolation=cv2.INTER_NEAREST)
+                           interpolation=cv2.INTER_AREA)  # detail below a cell is gone for good
+        smooth = cv2.resize(cells, (x2 - x1, y2 - y1), interpolation=cv2.INTER_LINEAR)
+        out[y1:y2, x1:x2] = cv2.GaussianBlur(smooth, (2 * CELL_PX + 1, 2 * CELL_PX + 1), 0)
     return out
 
 

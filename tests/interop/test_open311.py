@@ -14,14 +14,6 @@ from tests.interop.conftest import NORTH_WEST, SOUTH_EAST, jpeg
 BASE = "/open311/v2"
 
 
-@pytest.fixture(scope="session")
-def detector():
-    """The shipped model (models/weights), as the app loads it: people for the public image's blur."""
-    from models.detector import load_detector
-
-    return load_detector()
-
-
 def file_request(api, role="operator", **fields):
     form = {"api_key": api.keys[role], "service_code": "garbage", "lat": str(NORTH_WEST["lat"]),
             "long": str(NORTH_WEST["lon"]), "address_string": "1 North-west Road",
