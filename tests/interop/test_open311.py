@@ -338,3 +338,43 @@ def test_a_posted_photo_is_judged_onto_its_own_ticket(api, detector, shared_data
     assert "fire" in {d["issue_type"] for d in report["data"]["detected"]}
     # the fire the detector found is this ticket's: no second ticket
     assert api.client.get("/api/v1/tickets", headers=api.h("viewer")).json()["total"] == 1
+
+
+def test_migration_moves_earlier_reporters_words_out_of_the_history(tmp_path):
+    """Before 0005 an Open311 description was a history note every reader saw; 0005 moves it into
+    the private reporter table (and back on downgrade)."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from api.db.engine import make_engine
+    from api.db.migrate import alembic_config, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}", pool_size=1)
+    try:
+        upgrade(engine, "0004")
+        with engine.begin() as conn:
+            at = "2026-11-30 08:00:00"
+            conn.execute(text(
+                "INSERT INTO tickets (id, dedup_key, seq, issue_type, category_code, name_en, name_zh, severity, "
+                "status, source, detected_at, last_seen_at, created_at, updated_at, overdue, reopen_count, "
+                "incident_state, score, detections, evidence) VALUES (7, 'open311:x', 1, 'garbage', '', '', '', "
+                "'low', 'new', 'upload', :at, :at, :at, :at, 0, 0, 'open', 0, '[]', '[]')"), {"at": at})
+            conn.execute(text("INSERT INTO ticket_events (ticket_id, at, actor, action, note) VALUES "
+                              "(7, :at, 'op', 'open311_report', 'call me on 555-0101'), "
+                              "(7, :at, 'op', 'dispatch', 'to sanitation')"), {"at": at})
+        upgrade(engine)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT ticket_id, description FROM open311_reporters")).all() == [
+                (7, "call me on 555-0101")]
+            assert conn.execute(text("SELECT action, note FROM ticket_events ORDER BY id")).all() == [
+                ("open311_report", None), ("dispatch", "to sanitation")]
+        cfg = alembic_config()
+        with engine.connect() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0004")
+            conn.commit()
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT note FROM ticket_events ORDER BY id")).scalars().all() == [
+                "call me on 555-0101", "to sanitation"]
+    finally:
+        engine.dispose()
