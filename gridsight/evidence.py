@@ -69,14 +69,18 @@ def chinese_class_names() -> dict[str, str]:
     return {c["name"]: c["zh"] for c in doc.get("classes") or [] if isinstance(c, dict) and c.get("zh")}
 
 
-def class_label(class_name: str, language: str = "en+zh") -> str:
-    """``car`` / ``汽车`` / ``car 汽车`` by the operator language (English when no Chinese name)."""
-    zh = chinese_class_names().get(class_name)
+def bilingual(en: str, zh: str | None, language: str = "en+zh") -> str:
+    """``en`` / ``zh`` / ``en zh`` by the operator language (English when there is no Chinese)."""
     if language == "zh" and zh:
         return zh
     if language == "en+zh" and zh:
-        return f"{class_name} {zh}"
-    return class_name
+        return f"{en} {zh}"
+    return en
+
+
+def class_label(class_name: str, language: str = "en+zh") -> str:
+    """A detector class in the operator language: ``car`` / ``汽车`` / ``car 汽车``."""
+    return bilingual(class_name, chinese_class_names().get(class_name), language)
 
 
 def header_text(issue_name: str, camera_id: str | None, zone_id: str | None, when: float | datetime | None) -> str:
