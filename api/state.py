@@ -42,15 +42,17 @@ class ServiceState:
         return self.detector
 
     def detect(self, frames: list) -> tuple[object, list]:
-        """(the detector, its detections of each frame); 503 when no detector can be loaded."""
+        """(the detector, per frame: (its detections as dicts at the detector's threshold, the person
+        boxes at the privacy threshold)); 503 when no detector can be loaded."""
         from api.services.errors import Unavailable
+        from api.services.evidence import detect_with_people
 
         with self.detector_lock:
             try:
                 detector = self.get_detector()
             except Exception as exc:
                 raise Unavailable(f"no detector: {exc}") from None
-            return detector, detector.detect(frames)
+            return detector, detect_with_people(detector, frames, self.settings.privacy_conf)
 
 
 async def state(request: Request) -> ServiceState:

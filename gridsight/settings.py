@@ -71,6 +71,14 @@ class Settings(BaseSettings):
                                                                 "name and contact).")
     open311_media_max_px: int = Field(1024, ge=64, le=4096, description="Longest side of the public media image.")
 
+    # --- evidence and privacy ------------------------------------------------
+    privacy_conf: float = Field(0.2, ge=0.01, le=1.0, description="People found at this score or more are blurred "
+                                "in every stored image (lower than any rule's threshold).")
+    privacy_window_s: float = Field(1.0, ge=0.0, description="Camera path: people seen this many footage seconds "
+                                    "around the evidence frame are blurred too.")
+    keep_upload_originals: bool = Field(False, description="Also keep an upload's unblurred original (evidence kind "
+                                        "`original`, readable only by roles with `evidence.original`).")
+
     # --- evidence store -----------------------------------------------------
     s3_endpoint: str = Field("", description="host:port of an S3 server; empty means a local folder.")
     s3_access_key: str = ""

@@ -3,7 +3,7 @@
 The photo goes the way of ``POST /api/v1/detect``: sniffed and capped on upload, run through the
 detector, the issue rules judged on it (without a camera, only rules for ``any`` zone can hold).
 What they find becomes the detections and evidence of the report's own ticket (never a second
-ticket). People who are not a subject are blurred before anything is stored (raw and annotated).
+ticket). Its evidence is rendered and stored as every upload's is (people blurred, annotated, crop).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass, field
 
 from api.services.errors import Invalid
-from api.services.evidence import UploadedImage, annotate, decode_bgr, encode_jpeg, store_evidence
-from api.services.public_media import PERSON, privacy_blur
+from api.services.evidence import UploadedImage, decode_bgr, store_picture_evidence
 from api.services.uploads import upload_incidents
+from gridsight.evidence import header_text
 
 # field -> longest accepted value
 CONTACT_FIELDS = {"first_name": 200, "last_name": 200, "email": 320, "phone": 64, "description": 4000}
@@ -40,7 +40,7 @@ def contact_fields(fields: dict) -> dict[str, str | None]:
 @dataclass
 class JudgedPhoto:
     subjects: list[dict] = field(default_factory=list)  # the detections the issue rules hold on
-    evidence: list[dict] = field(default_factory=list)  # annotated + raw references (blurred)
+    evidence: list[dict] = field(default_factory=list)  # annotated, raw and crop references (blurred)
     findings: list[dict] = field(default_factory=list)  # [{issue_type, score}] the rules found
 
     @property
@@ -49,16 +49,15 @@ class JudgedPhoto:
 
 
 def judge_photo(gs, image: UploadedImage) -> JudgedPhoto:
-    """Detect, judge the rules, blur bystanders, store annotated + raw evidence."""
+    """Detect, judge the rules, store the blurred evidence (annotated, raw, crop)."""
     frame = decode_bgr(image, "media")
-    _, [found] = gs.detect([frame])
-    found = found.to_list()
+    _, [(found, people)] = gs.detect([frame])
     incidents = upload_incidents(found, gs.rules, [], image.width, image.height)
     subjects: list[dict] = []
     for inc in incidents:
         subjects += [d for d in inc["detections"] if d not in subjects]
-    clean = privacy_blur(frame, [d["box"] for d in found if d["class_name"] == PERSON and d not in subjects])
-    evidence = [store_evidence(gs.store, encode_jpeg(annotate(clean, subjects)), "image/jpeg", "annotated"),
-                store_evidence(gs.store, encode_jpeg(clean), "image/jpeg", "raw")]
+    now = gs.clock.now()
+    evidence = store_picture_evidence(gs.store, gs.settings, image, frame, subjects, people,
+                                      header_text("Open311", None, None, now), None, None, now)
     return JudgedPhoto(subjects, evidence, [{"issue_type": i["issue_type"], "score": round(i["score"], 4)}
                                             for i in incidents])

@@ -7,10 +7,9 @@
   revokes it (``POST /api/v1/tickets/{ref}/public-media/revoke``) or renews it (a new token, the
   old link dead). A rejected ticket, or one no longer public, has no public image.
 * :func:`rendition`: the image behind a link. Never the raw frame: the stored evidence (annotated
-  first; people other than the subject were blurred when it was stored) shrunk to
+  first; every person was blurred when it was stored) shrunk to
   ``open311_media_max_px`` and every person the detector finds on it blurred again. Made once per
   evidence object and cached in the object store under ``public/``.
-* :func:`privacy_blur`: the one place the API blurs people.
 """
 
 from __future__ import annotations
@@ -28,32 +27,10 @@ from sqlalchemy.orm import Session
 from api.db.models import Ticket
 from api.db.open311 import PublicMedia
 from api.services.errors import NotFound
-from api.services.evidence import encode_jpeg
+from gridsight.evidence import blur_people, encode_jpeg
 from gridsight.settings import Settings
 
-PERSON = "person"
-CELL_PX = 12  # a blurred area keeps no detail smaller than this many pixels
 MEDIA_PATH = "/open311/v2/media/{token}.jpg"
-
-
-def privacy_blur(frame: np.ndarray, boxes: list) -> np.ndarray:
-    """A copy of ``frame`` with each ``[x1, y1, x2, y2]`` box blurred past recognition (shrunk
-    to cells of :data:`CELL_PX` pixels, then smoothed back to size).
-
-    The one place the API blurs people (uploads' evidence, public media): a one-line swap for
-    the shared evidence renderer's blur once it lives in ``gridsight/``.
-    """
-    out = frame.copy()
-    h, w = out.shape[:2]
-    for x1, y1, x2, y2 in boxes:
-        x1, y1, x2, y2 = max(0, int(x1)), max(0, int(y1)), min(w, int(np.ceil(x2))), min(h, int(np.ceil(y2)))
-        if x2 - x1 < 2 or y2 - y1 < 2:
-            continue
-        cells = cv2.resize(out[y1:y2, x1:x2], (max(1, (x2 - x1) // CELL_PX), max(1, (y2 - y1) // CELL_PX)),
-                           interpolation=cv2.INTER_AREA)  # detail below a cell is gone for good
-        smooth = cv2.resize(cells, (x2 - x1, y2 - y1), interpolation=cv2.INTER_LINEAR)
-        out[y1:y2, x1:x2] = cv2.GaussianBlur(smooth, (2 * CELL_PX + 1, 2 * CELL_PX + 1), 0)
-    return out
 
 
 def is_public(settings: Settings, issue_type: str, source: str) -> bool:
@@ -151,6 +128,5 @@ def public_image(gs, data: bytes) -> bytes:
         scale = gs.settings.open311_media_max_px / longest
         frame = cv2.resize(frame, (max(1, round(frame.shape[1] * scale)), max(1, round(frame.shape[0] * scale))),
                            interpolation=cv2.INTER_AREA)
-    _, [found] = gs.detect([frame])
-    people = [d["box"] for d in found.to_list() if d["class_name"] == PERSON]
-    return encode_jpeg(privacy_blur(frame, people), quality=80)
+    _, [(_, people)] = gs.detect([frame])
+    return encode_jpeg(blur_people(frame, people), quality=80)
