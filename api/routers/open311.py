@@ -36,6 +36,15 @@ from sqlalchemy import select
 from api.auth import Principal
 from api.db.models import DONE_STATUSES, OPEN_STATUSES, Department, Ticket, TicketEvent
 from api.schemas.incidents import IncidentIn
+from api.schemas.open311 import (
+    REQUEST_FORM,
+    Discovery,
+    RequestFiled,
+    Service,
+    ServiceDefinition,
+    ServiceRequest,
+    documented,
+)
 from api.services.errors import ServiceError
 from api.services.incidents import ingest_incident
 from api.services.notify import commit
@@ -145,7 +154,8 @@ async def _guard(fmt: str, fn, *args) -> Response:
         return error_response(400 if e.status_code == 422 else e.status_code, e.detail, fmt)
 
 
-@router.get("/open311/discovery.{fmt}", summary="Open311 service discovery (where GeoReport v2 lives)")
+@router.get("/open311/discovery.{fmt}", response_model=Discovery, responses=documented(),
+            summary="Open311 service discovery (where GeoReport v2 lives)")
 async def discovery(request: Request, fmt: str) -> Response:
     def run():
         doc = {"changeset": "2026-11-28T00:00:00Z", "contact": "the city's GridSight operators",
@@ -157,7 +167,8 @@ async def discovery(request: Request, fmt: str) -> Response:
     return await _guard(fmt, run)
 
 
-@router.get(BASE + "/services.{fmt}", summary="Open311 service list: one service per issue type (json or xml)")
+@router.get(BASE + "/services.{fmt}", response_model=list[Service], responses=documented(),
+            summary="Open311 service list: one service per issue type (json or xml)")
 async def services(request: Request, fmt: str) -> Response:
     rules = request.app.state.gs.rules
     return await _guard(fmt, lambda: respond(_services(rules), fmt, "services"))
@@ -170,7 +181,8 @@ def _services(rules) -> list[dict]:
             for t in rules.issue_types.values()]
 
 
-@router.get(BASE + "/services/{service_code}.{fmt}", summary="Open311 service definition (no extra attributes)")
+@router.get(BASE + "/services/{service_code}.{fmt}", response_model=ServiceDefinition, responses=documented(),
+            summary="Open311 service definition (no extra attributes)")
 async def service_definition(request: Request, service_code: str, fmt: str) -> Response:
     def run():
         if service_code not in request.app.state.gs.rules.issue_types:
@@ -180,7 +192,8 @@ async def service_definition(request: Request, service_code: str, fmt: str) -> R
     return await _guard(fmt, run)
 
 
-@router.get(BASE + "/requests.{fmt}", summary="Open311 service requests (tickets; json or xml)")
+@router.get(BASE + "/requests.{fmt}", response_model=list[ServiceRequest], responses=documented(),
+            summary="Open311 service requests (tickets; json or xml)")
 async def list_requests(request: Request, fmt: str, api_key: str | None = None, service_request_id: str | None = None,
                         service_code: str | None = None, start_date: str | None = None,
                         end_date: str | None = None, status: str | None = None,
@@ -230,7 +243,8 @@ async def list_requests(request: Request, fmt: str, api_key: str | None = None, 
     return await _guard(fmt, run)
 
 
-@router.get(BASE + "/requests/{service_request_id}.{fmt}", summary="One Open311 service request (json or xml)")
+@router.get(BASE + "/requests/{service_request_id}.{fmt}", response_model=list[ServiceRequest],
+            responses=documented(), summary="One Open311 service request (json or xml)")
 async def get_request(request: Request, service_request_id: str, fmt: str, api_key: str | None = None,
                       jurisdiction_id: str | None = None):
     gs = request.app.state.gs
@@ -248,7 +262,7 @@ async def get_request(request: Request, service_request_id: str, fmt: str, api_k
 
 
 @router.post(BASE + "/requests.{fmt}", summary="File an Open311 service request (form-encoded; json or xml answer)",
-             status_code=201)
+             status_code=201, response_model=list[RequestFiled], responses=documented(201), openapi_extra=REQUEST_FORM)
 async def create_request(request: Request, fmt: str) -> Response:
     gs = request.app.state.gs
     form = await request.form()
