@@ -88,7 +88,8 @@ class ZoneOut(BaseModel):
     camera_id: str
     kind: str = Field(examples=["no_parking"])
     polygon: list[Point]
-    options: dict = Field(description="rule options of the zone (as in configs/cameras.yaml)")
+    options: dict = Field(description="rule options of the zone (as in configs/cameras.yaml)",
+                          examples=[{"normalized": True}])
 
 
 class CameraOut(BaseModel):
@@ -98,7 +99,7 @@ class CameraOut(BaseModel):
     has_stream_url: bool = Field(description="the stream URL itself is never returned")
     location: Location | None
     grid_id: str | None
-    options: dict = Field(description="detection options (as in configs/cameras.yaml)")
+    options: dict = Field(description="detection options (as in configs/cameras.yaml)", examples=[{"detect_fps": 5}])
 
 
 class CameraWithZones(CameraOut):
@@ -126,7 +127,8 @@ class IssueTypeOut(BaseModel):
     severity: str
     department_id: str | None = Field(description="where routing sends it")
     auto_dispatch: bool
-    sla_s: dict[str, int] = Field(description="time to resolve in seconds, per severity")
+    sla_s: dict[str, int] = Field(description="time to resolve in seconds, per severity",
+                                  examples=[{"low": 259200, "medium": 86400, "high": 14400, "critical": 3600}])
 
 
 class UserOut(BaseModel):

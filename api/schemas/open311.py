@@ -32,7 +32,7 @@ class Service(BaseModel):
 
 class ServiceDefinition(BaseModel):
     service_code: str
-    attributes: list[dict] = Field(description="always empty: no extra attributes")
+    attributes: list[dict] = Field(description="always empty: no extra attributes", examples=[[]])
 
 
 class ServiceRequest(BaseModel):

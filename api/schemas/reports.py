@@ -9,8 +9,9 @@ class StatsOut(BaseModel):
     total: int
     by_status: dict[str, int] = Field(examples=[{"new": 3, "dispatched": 5, "closed": 12}])
     by_type: dict[str, int] = Field(examples=[{"illegal_parking": 14, "garbage": 6}])
-    by_grid: dict[str, int] = Field(description="`none`: tickets outside every grid")
-    by_department: dict[str, int]
+    by_grid: dict[str, int] = Field(description="`none`: tickets outside every grid",
+                                    examples=[{"grid-north-west": 15, "none": 5}])
+    by_department: dict[str, int] = Field(examples=[{"traffic-police": 14, "sanitation": 6}])
     period: str = Field(description="day, week or month")
     by_period: dict[str, int] = Field(examples=[{"2026-11-27": 8, "2026-11-28": 12}])
     mean_time_to_dispatch_s: float | None
@@ -52,5 +53,5 @@ class ReportOut(BaseModel):
     from_: str | None = Field(alias="from")
     to: str | None
     rows: list[ReportRow]
-    groups: dict[str, ReportCell]
+    groups: dict[str, ReportCell] = Field(description="totals per department or grid")
     total: ReportCell

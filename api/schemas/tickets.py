@@ -91,7 +91,8 @@ class EventOut(BaseModel):
     from_status: str | None
     to_status: str | None
     note: str | None
-    data: dict | None
+    data: dict | None = Field(description="what the change set, by field",
+                              examples=[{"department_id": "traffic-police", "due_at": "2026-11-29T06:01:10+00:00"}])
 
 
 class FeedbackOut(BaseModel):
