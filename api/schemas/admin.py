@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from api.schemas.tickets import examples
+from api.schemas import examples
 
 from api.schemas.incidents import Location
 

@@ -6,8 +6,9 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from api.schemas import examples
 from api.schemas.incidents import DetectionIn
-from api.schemas.tickets import DetectionOut, EvidenceOut, TicketOut, examples
+from api.schemas.tickets import DetectionOut, EvidenceOut, TicketOut
 
 Reason = Literal["wrong_class", "not_a_problem", "duplicate", "privacy"]
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
+from api.schemas import examples
 from api.schemas.incidents import Location
 from api.services.errors import Invalid
 from api.services.tickets import TicketFilters
@@ -103,11 +104,6 @@ class FeedbackOut(BaseModel):
     note: str | None
     rating: int | None
     photos: list[str]
-
-
-def examples(*bodies: dict) -> ConfigDict:
-    """A request body's examples; the docs UI pre-fills the first (so it must succeed where the state allows)."""
-    return ConfigDict(json_schema_extra={"examples": list(bodies)})
 
 
 # The note each transition's example body carries into the history (never a placeholder).
