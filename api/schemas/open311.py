@@ -61,28 +61,53 @@ class RequestFiled(BaseModel):
     account_id: str | None
 
 
-class Open311Error(BaseModel):
+class Problem(BaseModel):
+    """One item of the spec's error list."""
+
     code: int
     description: str
 
 
+class ReporterOut(BaseModel):
+    ticket: str
+    at: str
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    phone: str | None
+    description: str | None
+
+
+class PublicLink(BaseModel):
+    ticket: str
+    revoked: bool
+    media_url: str | None = Field(description="the new public image link (null once revoked)")
+
+
 def documented(status: int = 200) -> dict:
     """``responses=`` of an Open311 route: the same answer as XML, and the spec's error list."""
-    errors = {"model": list[Open311Error], "description": "`[{code, description}]` (XML: `<errors>`)"}
+    errors = {"model": list[Problem], "description": "`[{code, description}]` (XML: `<errors>`)"}
     return {status: {"content": {"text/xml": {"schema": {"type": "string"}}},
                      "description": "JSON (`.json`) or XML (`.xml`)"},
             400: errors, 401: errors, 403: errors, 404: errors}
 
 
 # POST requests.{fmt} reads a form (as the spec says); documented here so the docs UI offers one.
-REQUEST_FORM = {"requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {
-    "schema": {"type": "object", "required": ["service_code", "lat", "long"], "properties": {
-        "service_code": {"type": "string", "description": "an issue type key (see services.json)"},
-        "lat": {"type": "number", "minimum": -90, "maximum": 90},
-        "long": {"type": "number", "minimum": -180, "maximum": 180},
-        "address_string": {"type": "string"},
-        "description": {"type": "string", "maxLength": 4000},
-        "media_url": {"type": "string", "maxLength": 1000},
-        "api_key": {"type": "string", "description": "or the X-API-Key header"}}},
-    "example": {"service_code": "illegal_parking", "lat": 31.235, "long": 121.465,
-                "address_string": "1 North-west Road", "description": "A car parked on the pavement by the gate"}}}}}
+_FIELDS = {
+    "service_code": {"type": "string", "description": "an issue type key (see services.json)"},
+    "lat": {"type": "number", "minimum": -90, "maximum": 90},
+    "long": {"type": "number", "minimum": -180, "maximum": 180},
+    "address_string": {"type": "string"},
+    "description": {"type": "string", "maxLength": 4000},
+    "media_url": {"type": "string", "maxLength": 1000},
+    "first_name": {"type": "string"}, "last_name": {"type": "string"}, "email": {"type": "string"},
+    "phone": {"type": "string"},
+    "api_key": {"type": "string", "description": "or the X-API-Key header"}}
+_EXAMPLE = {"service_code": "illegal_parking", "lat": 31.235, "long": 121.465, "address_string": "1 North-west Road",
+            "description": "A car parked on the pavement by the gate"}
+REQUEST_FORM = {"requestBody": {"required": True, "content": {
+    "application/x-www-form-urlencoded": {"schema": {"type": "object", "required": ["service_code", "lat", "long"],
+                                                     "properties": _FIELDS}, "example": _EXAMPLE},
+    "multipart/form-data": {"schema": {"type": "object", "required": ["service_code", "lat", "long"], "properties": {
+        **_FIELDS, "media": {"type": "string", "format": "binary", "description": "a photo (judged by the detector; "
+                                                                                  "people blurred)"}}}}}}}
