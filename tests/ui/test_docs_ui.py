@@ -51,6 +51,12 @@ def evidence_jpeg() -> bytes:
     return buf.getvalue()
 
 
+class Served(tuple):
+    """``(base URL, viewer key, the ticket)``; ``dispatcher_key`` for the actions."""
+
+    dispatcher_key: str
+
+
 @pytest.fixture(scope="module")
 def served_api(tmp_path_factory):
     home = tmp_path_factory.mktemp("ui-api")
@@ -90,7 +96,9 @@ def served_api(tmp_path_factory):
                        data={"incident": json.dumps(incident)},
                        files={"evidence_annotated": ("evidence.jpg", evidence_jpeg(), "image/jpeg")}, timeout=30)
         assert r.status_code == 201, r.text
-        yield base, viewer_key, r.json(), dispatcher_key
+        served = Served((base, viewer_key, r.json()))
+        served.dispatcher_key = dispatcher_key
+        yield served
     finally:
         proc.terminate()
         try:
@@ -147,7 +155,7 @@ def authorize_with_key(page, key: str) -> None:
 
 
 def test_docs_ui_authorizes_lists_tickets_and_shows_evidence(served_api):
-    base, key, ticket, _ = served_api
+    base, key, ticket = served_api
     if ARTIFACTS.exists():
         shutil.rmtree(ARTIFACTS)
     ARTIFACTS.mkdir(parents=True)
@@ -223,7 +231,8 @@ def run_with_example(page, path: str, ref: str, what: str) -> tuple[str, str, st
 
 
 def test_docs_ui_keeps_authorization_and_runs_example_bodies(served_api):
-    base, _, ticket, key = served_api
+    base, _, ticket = served_api
+    key = served_api.dispatcher_key
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with Chromium(window=(1280, 1400)) as browser:
         page = browser.new_page()
