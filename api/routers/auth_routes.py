@@ -11,11 +11,12 @@ from sqlalchemy import select
 
 from api.auth import TOKEN_TTL, Principal, current_principal, issue_credential
 from api.db.models import User
+from api.schemas.service import Me, Token
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
-@router.post("/token", summary="Exchange username and password for a bearer token",
+@router.post("/token", response_model=Token, summary="Exchange username and password for a bearer token",
              responses={429: {"description": "too many attempts for this username or from this client "
                                              "(see Retry-After)"}})
 async def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict:
@@ -44,7 +45,7 @@ def _issue_token(gs, user_id: int) -> str:
     return secret
 
 
-@router.get("/me", summary="Who the credentials belong to")
+@router.get("/me", response_model=Me, summary="Who the credentials belong to")
 def me(principal: Principal = Depends(current_principal)) -> dict:
     return {"user_id": principal.user_id, "username": principal.username, "role": principal.role,
             "department_id": principal.department_id, "grid_id": principal.grid_id}

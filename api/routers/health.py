@@ -14,18 +14,19 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from api.auth import api_key_scheme, bearer_scheme
+from api.schemas.service import Health, Readiness
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger("gridsight.api")
 
 
-@router.get("/healthz", summary="Liveness: the process answers")
+@router.get("/healthz", response_model=Health, summary="Liveness: the process answers")
 def healthz() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: database and object store reachable",
-            responses={503: {"description": "a dependency is down; the body says which and why"}})
+@router.get("/readyz", response_model=Readiness, summary="Readiness: database and object store reachable",
+            responses={503: {"model": Readiness, "description": "a component is down (`error`); admins also see why"}})
 async def readyz(request: Request, api_key: str | None = Security(api_key_scheme),
                  bearer: str | None = Security(bearer_scheme)):
     gs = request.app.state.gs
