@@ -26,11 +26,16 @@ class JobCluster(BaseModel):
     workers: list[Worker] | None = None
 
 
+class ComponentErrors(BaseModel):
+    database: str | None = None
+    object_store: str | None = None
+
+
 class Readiness(BaseModel):
     status: str = Field(description="ok, or unavailable (answered with 503)")
     checks: dict[str, str] = Field(examples=[{"database": "ok", "object_store": "ok"}])
     jobs: JobCluster = Field(description="the archive-job cluster (informational; workers for admins only)")
-    errors: dict[str, str] | None = Field(None, description="why a component is down (admins only)")
+    errors: ComponentErrors | None = Field(None, description="why a component is down (admins only)")
 
 
 class Token(BaseModel):
