@@ -31,6 +31,7 @@ class ServiceState:
     auth: object | None = None  # api.auth.Authenticator
     detector: object | None = None  # models.detector.Detector, loaded on first /detect
     detector_lock: threading.Lock = field(default_factory=threading.Lock)
+    operating_points: dict[str, float] | None = None  # the upload model's score per class (registry)
 
     def get_detector(self):
         """The upload detector (one per process; a Detector belongs to one thread at a time)."""
@@ -40,6 +41,14 @@ class ServiceState:
             self.detector = load_detector(model=self.settings.model, backend=self.settings.backend)
             log.info("detector loaded", extra={"detector": repr(self.detector)})
         return self.detector
+
+    def model_operating_points(self) -> dict[str, float]:
+        """The configured model's operating points (``configs/models.yaml``), read once."""
+        if self.operating_points is None:
+            from models.registry import operating_points
+
+            self.operating_points = operating_points(self.settings.model)
+        return self.operating_points
 
 
 async def state(request: Request) -> ServiceState:

@@ -13,6 +13,7 @@ from api.services.errors import Invalid, Unavailable
 from api.services.evidence import annotate, decode_bgr, encode_jpeg, read_image, store_evidence
 from api.services.incidents import ingest_incident
 from api.services.notify import commit
+from api.services.registry import camera_min_scores, judged_zones
 from api.services.uploads import incident_key, upload_incidents
 from api.state import ServiceState
 
@@ -45,12 +46,14 @@ def detect(request: Request,
                          gs.settings.upload_max_pixels) for i, f in enumerate(files)]
     frames = [decode_bgr(im) for im in images]
 
-    zones: list = []
+    zones, min_scores = [], {}
     if camera_id:
         with gs.sessions() as session:
-            if session.get(Camera, camera_id) is None:
+            camera = session.get(Camera, camera_id)
+            if camera is None:
                 raise Invalid(("body", "camera_id"), f"no camera {camera_id!r}")
-            zones = list(session.scalars(select(Zone).where(Zone.camera_id == camera_id)))
+            zones = judged_zones(list(session.scalars(select(Zone).where(Zone.camera_id == camera_id))))
+            min_scores = camera_min_scores(camera)
     with gs.detector_lock:
         try:
             detector = gs.get_detector()
@@ -62,10 +65,12 @@ def detect(request: Request,
     out = []
     plans = []
     for image, frame, dets in zip(images, frames, results):
-        found = dets.to_list()
-        incidents = upload_incidents(found, gs.rules, zones, image.width, image.height)
+        findings = upload_incidents(dets, frame.shape, gs.rules.issue_types, zones, min_scores=min_scores,
+                                    operating_points=gs.model_operating_points())
+        incidents = [{"issue_type": f.rule.issue_type, "zone_id": f.zone_id, "score": round(f.score, 4),
+                      "detections": dets[f.subjects].to_list()} for f in findings]
         out.append({"filename": image.name, "sha256": image.sha256, "width": image.width, "height": image.height,
-                    "detections": found,
+                    "detections": dets.to_list(),
                     "incidents": [{"key": incident_key(image.sha256, i["issue_type"], i["zone_id"]),
                                    "issue_type": i["issue_type"], "zone_id": i["zone_id"], "score": i["score"]}
                                   for i in incidents],

@@ -11,11 +11,11 @@
 
 from gridsight.issues.cameras import Camera, find_camera, load_cameras
 from gridsight.issues.catalogue import (DEFAULT_MIN_SCORE, SEVERITIES, IssueRule, load_catalogue, min_score,
-                                        parse_catalogue)
+                                        parse_catalogue, parse_min_scores)
 from gridsight.issues.detections import Detections
 from gridsight.issues.judgement import Finding, RuleBook, judge, places
-from gridsight.issues.zones import ZONE_KINDS, Zone, parse_zones, points_in_polygon, whole_frame
+from gridsight.issues.zones import ZONE_KINDS, Zone, check_polygon, parse_zones, points_in_polygon, whole_frame
 
 __all__ = ["Camera", "DEFAULT_MIN_SCORE", "Detections", "Finding", "IssueRule", "RuleBook", "SEVERITIES",
            "ZONE_KINDS", "Zone", "find_camera", "judge", "load_catalogue", "load_cameras", "min_score",
-           "parse_catalogue", "parse_zones", "places", "points_in_polygon", "whole_frame"]
+           "parse_catalogue", "parse_min_scores", "parse_zones", "check_polygon", "places", "points_in_polygon", "whole_frame"]
