@@ -115,21 +115,31 @@ class Zone:
         cv2.fillPoly(m, [np.round(self.points(shape) * s).astype(np.int32)], 255)
         return m
 
+    def _raster(self, shape: tuple[int, ...]) -> tuple[np.ndarray, int, float]:
+        """(zone mask at COVERAGE_WIDTH, its area in cells, pixels -> cells scale), cached per frame size."""
+        key = ("raster", *shape[:2])
+        if key not in self._scaled:
+            zone = self.mask(shape, COVERAGE_WIDTH)
+            self._scaled[key] = (zone, int(np.count_nonzero(zone)), zone.shape[1] / shape[1])
+        return self._scaled[key]
+
+    def _cells(self, xyxy: np.ndarray, s: float) -> np.ndarray:
+        return np.round(np.asarray(xyxy, np.float64).reshape(-1, 4) * s).astype(np.int64).clip(0)
+
     def coverage(self, xyxy: np.ndarray, shape: tuple[int, ...]) -> float:
-        """Share (0..1) of the zone's area covered by the union of the boxes."""
-        zone = self.mask(shape, COVERAGE_WIDTH)
-        area = int(np.count_nonzero(zone))
+        """Share (0..1) of the zone's area covered by the union of the boxes (rasterised)."""
+        zone, area, s = self._raster(shape)
         if area == 0 or len(xyxy) == 0:
             return 0.0
-        s = zone.shape[1] / shape[1]
         boxes = np.zeros_like(zone)
-        for x1, y1, x2, y2 in np.round(np.asarray(xyxy, np.float64) * s).astype(np.int64):
-            boxes[max(0, y1):max(0, y2), max(0, x1):max(0, x2)] = 255
+        for x1, y1, x2, y2 in self._cells(xyxy, s):
+            boxes[y1:y2, x1:x2] = 255
         return float(np.count_nonzero(zone & boxes)) / area
 
     def overlaps(self, xyxy: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         """Boolean (N,) for boxes covering any of the zone (as :meth:`coverage` counts it)."""
-        return np.array([self.coverage(b[None], shape) > 0 for b in np.asarray(xyxy).reshape(-1, 4)], bool)
+        zone, area, s = self._raster(shape)
+        return np.array([area > 0 and bool(zone[y1:y2, x1:x2].any()) for x1, y1, x2, y2 in self._cells(xyxy, s)], bool)
 
 
 FRAME_ID = "frame"
