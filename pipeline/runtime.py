@@ -22,7 +22,7 @@ from pipeline.client import Courier, TicketClient, incident_payload
 from pipeline.evidence import render
 from pipeline.incidents import IncidentEvent
 from pipeline.outbox import Outbox
-from pipeline.processing import CameraProcessor
+from pipeline.processing import CameraProcessor, privacy_threshold
 from pipeline.rules import load_rules
 from pipeline.scheduler import BatchScheduler
 
@@ -65,7 +65,7 @@ class Pipeline:
         from models.registry import operating_points
 
         self.operating_points = operating_points(options.model)
-        self.scheduler = BatchScheduler(self.detector, max_wait_s=options.max_wait_s)
+        self.scheduler = BatchScheduler(self.detector, max_wait_s=options.max_wait_s, **privacy_threshold(self.detector))
         self.processors: list[CameraProcessor] = []
         self.events: list[IncidentEvent] = []
         self.outbox = self.courier = None
@@ -78,7 +78,8 @@ class Pipeline:
         proc = CameraProcessor(camera, source, self.scheduler, self.rules, self.detector.names, self._sink,
                                gate=self.o.gate, ledger=self.outbox if source.live else None,
                                full_check_s=self.o.full_check_s, stationary_recheck_s=self.o.stationary_recheck_s,
-                               operating_points=self.operating_points)
+                               min_score=getattr(self.detector, "conf", 0.0),
+                               privacy_window_s=self.settings.privacy_window_s, operating_points=self.operating_points)
         self.processors.append(proc.start())
         return proc
 

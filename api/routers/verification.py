@@ -16,12 +16,13 @@ from api.db.loop import Verification
 from api.db.models import Camera, Zone
 from api.schemas.loop import VerificationIn
 from api.services import verification as svc
-from api.services.errors import Conflict, Invalid, NotFound, Unavailable
-from api.services.evidence import annotate, decode_bgr, encode_jpeg, read_image, store_evidence
+from api.services.errors import Conflict, Invalid, NotFound
+from api.services.evidence import decode_bgr, read_image, store_evidence, store_picture_evidence
 from api.services.notify import commit
 from api.services.registry import camera_min_scores, judged_zones
 from api.services.tickets import get_ticket, iso, ticket_to_dict
 from api.state import ServiceState, db_session, state
+from gridsight.evidence import bilingual, header_text
 from gridsight.issues import min_score
 
 router = APIRouter(prefix="/api/v1", tags=["verification"])
@@ -97,19 +98,18 @@ def verify_photo(ref: str, request: Request, photo: UploadFile = File(..., descr
     image = read_image(photo.file, photo.filename or "photo", "photo", gs.settings.upload_max_bytes,
                        gs.settings.upload_max_pixels)
     frame = decode_bgr(image, "photo")
-    with gs.detector_lock:
-        try:
-            detector = gs.get_detector()
-        except Exception as exc:
-            raise Unavailable(f"no detector: {exc}") from None
-        dets = detector.detect([frame])[0]
+    _, [(dets, people)] = gs.detect([frame])
     finding = svc.judge_photo(dets, frame.shape, rule, zones, ticket.zone_id, min_scores=min_scores,
                               operating_points=gs.model_operating_points())
     found, hits = dets.to_list(), dets[finding.subjects].to_list()
     outcome = "still_present" if finding.present else "gone"
-    drawn = encode_jpeg(annotate(frame, hits))
-    after = {"annotated": store_evidence(gs.store, drawn, "image/jpeg", "annotated"),
-             "raw": store_evidence(gs.store, image.data, image.content_type, "raw")}
+    now = gs.clock.now()
+    title = header_text(bilingual(rule.name_en, rule.name_zh, gs.settings.language), ticket.camera_id,
+                        ticket.zone_id, now)
+    polygon = finding.place.points(frame.shape).tolist() if finding.zone_id else None
+    after = {r["kind"]: r for r in store_picture_evidence(gs.store, gs.settings, image, frame, hits, people, title,
+                                                          polygon, ticket.camera_id, now)}
+    drawn = gs.store.get(after["annotated"]["object_key"])
     with gs.sessions() as session:
         ticket = get_ticket(session, ref, principal, for_update=True)
         svc.require_resolved(ticket)
@@ -141,11 +141,11 @@ def verifications(ref: str, session: DB, principal: Principal = require("tickets
 
 
 @router.get("/tickets/{ref}/verifications/{verification_id}/image", response_class=Response,
-            summary="A verification image: before, after_raw, after_annotated or before_after (side by side)",
+            summary="A verification image: before, after_raw, after_annotated, after_crop or before_after (side by side)",
             responses={200: {"content": {"image/jpeg": {}, "image/png": {}}, "description": "the image"},
                        404: {"description": "no such ticket, check or image"}})
 def image(ref: str, verification_id: int, session: DB, gs: GS,
-          kind: Literal["before", "after_raw", "after_annotated", "before_after"] = "before_after",
+          kind: Literal["before", "after_raw", "after_annotated", "after_crop", "before_after"] = "before_after",
           principal: Principal = require("tickets.read")) -> Response:
     ticket = get_ticket(session, ref, principal)
     v = session.get(Verification, verification_id)

@@ -124,10 +124,11 @@ class SegmentRunner:
     def __init__(self, detector, rules: dict, *, language: str = "en+zh", progress_every: int = 25,
                  operating_points: dict[str, float] | None = None) -> None:
         from models.registry import operating_points as model_operating_points
+        from pipeline.processing import privacy_threshold
         from pipeline.scheduler import BatchScheduler
 
         self.detector = detector
-        self.scheduler = BatchScheduler(detector)
+        self.scheduler = BatchScheduler(detector, **privacy_threshold(detector))
         self.rules = rules
         self.operating_points = model_operating_points() if operating_points is None else operating_points
         self.language = language
@@ -140,6 +141,7 @@ class SegmentRunner:
             on_progress: Callable[[int], None] | None = None,
             should_stop: Callable[[], bool] | None = None, gate: bool = True) -> dict:
         from gridsight.issues import Camera, parse_zones
+        from gridsight.settings import get_settings
         from pipeline.processing import CameraProcessor
 
         cam = Camera(camera.id, info.path, detect_fps=camera.detect_fps,
@@ -152,6 +154,8 @@ class SegmentRunner:
         started = time.perf_counter()
         proc = CameraProcessor(cam, source, self.scheduler, self.rules, self.detector.names,
                                lambda _c, evs: events.extend(evs), gate=gate,
+                               min_score=getattr(self.detector, "conf", 0.0),
+                               privacy_window_s=get_settings().privacy_window_s,
                                operating_points=self.operating_points).start()
         proc.join()
         if proc.stats.error:
