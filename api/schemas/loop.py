@@ -190,7 +190,7 @@ class PhotoVerdict(BaseModel):
     min_score: float = Field(description="the lowest of min_scores")
     min_scores: dict[str, float] = Field(default_factory=dict, description="the score threshold per class: the "
                                          "camera's sensitivity, else the rule's min_score, else the model's "
-                                         "operating point")
+                                         "operating point", examples=[{"car": 0.35, "truck": 0.35}])
     zone_id: str | None = Field(None, description="the zone the photo was judged at (null: the whole photo)")
     coverage: float = Field(0.0, description="share of the zone covered by the boxes (area rules)")
     classes: list[str]
