@@ -49,8 +49,8 @@ def prepare(dsn: str, evidence: list[dict]) -> tuple[int, int]:
 
     with psycopg.connect(dsn) as conn:
         conn.execute("UPDATE tickets SET evidence = %s::jsonb, detections = jsonb_build_array(jsonb_build_object("
-                     "'class_name', 'car', 'score', 0.8, 'box', jsonb_build_array(100 + id % 900, 100 + id % 500, "
-                     "260 + id % 900, 220 + id % 500)))", (json.dumps(evidence),))
+                     "'class_name', 'car', 'score', 0.8, 'box', jsonb_build_array(100 + id %% 900, 100 + id %% 500, "
+                     "260 + id %% 900, 220 + id %% 500)))", (json.dumps(evidence),))
         reviews = conn.execute("INSERT INTO reviews (ticket_id, verdict, reason, reviewer, at) "
                                "SELECT id, CASE WHEN id % 2 = 0 THEN 'confirmed' ELSE 'rejected' END, "
                                "CASE WHEN id % 2 = 0 THEN NULL ELSE 'not_a_problem' END, 'seed', created_at "

@@ -25,7 +25,7 @@ from api.auth import Principal
 from api.db.loop import Review
 from api.db.models import OPEN_STATUSES, Ticket, ticket_number
 from api.services.errors import Invalid
-from api.services.tickets import API, iso, scope_clauses
+from api.services.tickets import API, TicketFilters, filter_tickets, iso
 
 COLUMNS = (Ticket.id, Ticket.created_at, Ticket.issue_type, Ticket.category_code, Ticket.name_en, Ticket.name_zh,
            Ticket.severity, Ticket.status, Ticket.source, Ticket.camera_id, Ticket.zone_id, Ticket.grid_id,
@@ -85,20 +85,14 @@ def review_queue(session: Session, f: QueueFilters, principal: Principal | None,
                  after: str | None = None) -> dict:
     """One page of the queue: ``{"items": [...], "next": cursor or None}``."""
     reviewed = exists().where(Review.ticket_id == Ticket.id)
-    where = [*scope_clauses(principal), reviewed if f.reviewed else ~reviewed]
-    statuses = f.status or list(OPEN_STATUSES)
-    where.append(Ticket.status.in_(statuses) if len(statuses) > 1 else Ticket.status == statuses[0])
-    if f.camera_id:
-        where.append(Ticket.camera_id == f.camera_id)
-    if f.issue_type:
-        where.append(Ticket.issue_type == f.issue_type)
-    if f.grid_id:
-        where.append(Ticket.grid_id == f.grid_id)
+    narrow = TicketFilters(status=f.status or list(OPEN_STATUSES), issue_type=[f.issue_type] if f.issue_type else None,
+                           grid_id=f.grid_id, camera_id=f.camera_id)
+    stmt = filter_tickets(select(*COLUMNS), narrow, principal).where(reviewed if f.reviewed else ~reviewed)
     if after:
         at, ticket_id = decode_cursor(after)
-        where.append(or_(Ticket.created_at < at, and_(Ticket.created_at == at, Ticket.id < ticket_id)))
-    rows = session.connection().execute(select(*COLUMNS).where(*where)
-                                        .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit + 1)).all()
+        stmt = stmt.where(or_(Ticket.created_at < at, and_(Ticket.created_at == at, Ticket.id < ticket_id)))
+    rows = session.connection().execute(stmt.order_by(Ticket.created_at.desc(), Ticket.id.desc())
+                                        .limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     return {"items": [queue_item(r) for r in rows],

@@ -128,22 +128,30 @@ def build_report(session: Session, f: TicketFilters, principal: Principal | None
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 LINESTYLES = ("-", "--", "-.", ":")
 UNITS = {"tickets": 1.0, "mean_time_to_dispatch_h": 0.5, "mean_time_to_fix_h": 0.5, "mean_rating": 0.5}
-RATE_UNIT = 0.05  # shares and rates: the smallest span an axis shows
+RATE_UNIT = 0.1  # shares and rates: the smallest span an axis shows (10 points)
+BOUNDS = {"mean_rating": (1.0, 5.0)}  # what a metric can be; rates and shares (0, 1), the rest (0, none)
 
 
 def y_limits(key: str, values: list[float]) -> tuple[float, float]:
     """The y range of one panel, from its data: the values' span padded, at least a unit wide (a
-    single value or equal values never get a +-0.04 axis), never below 0; rates within [0, 1]."""
+    single value or equal values never get a +-0.04 axis), reaching past what the metric can be
+    (below 0, above 100 %) only by a small margin that keeps markers on the bound whole."""
     lo, hi = min(values), max(values)
     rate = key.endswith(("share", "rate"))
+    floor, ceil = BOUNDS.get(key, (0.0, 1.0 if rate else None))
     unit = RATE_UNIT if rate else UNITS.get(key, 1.0)
-    pad = max((hi - lo) * 0.15, unit, abs(hi) * 0.1 if not rate else 0.0)
-    lo, hi = max(0.0, lo - pad), hi + pad
-    if rate:
-        hi = min(1.0 + RATE_UNIT / 2, hi)
-    if key == "mean_rating":
-        lo, hi = max(1.0 - 0.25, lo), min(5.25, hi)
+    pad = max((hi - lo) * 0.15, unit, 0.0 if rate else abs(hi) * 0.1)
+    lo, hi = lo - pad, hi + pad
+    if lo < floor:
+        lo = floor - pad * 0.3
+    if ceil is not None and hi > ceil:
+        hi = ceil + pad * 0.3
     return lo, hi
+
+
+def metrics_with_data(report: dict) -> list[str]:
+    """The metrics the chart draws a panel for: those with a value in some row."""
+    return [key for key in METRICS if any(r.get(key) is not None for r in report["rows"])]
 
 
 def chart_png(report: dict, *, dpi: int = 100) -> bytes:
@@ -161,8 +169,7 @@ def chart_png(report: dict, *, dpi: int = 100) -> bytes:
     periods = sorted({r["period"] for r in report["rows"]})
     groups = sorted({r["group"] for r in report["rows"]})
     values = {(r["period"], r["group"]): r for r in report["rows"]}
-    panels = [(key, names) for key, names in METRICS.items()
-              if any(values.get((p, g), {}).get(key) is not None for p in periods for g in groups)]
+    panels = [(key, METRICS[key]) for key in metrics_with_data(report)]
     fig = Figure(figsize=(16, 8), dpi=dpi)
     FigureCanvasAgg(fig)
     title = f"GridSight evaluation per {report['by']} and {report['period']} / 处置评估"
@@ -199,6 +206,8 @@ def chart_png(report: dict, *, dpi: int = 100) -> bytes:
         ax.set_ylim(*y_limits(key, seen))
         if key == "tickets":
             ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        floor, ceil = BOUNDS.get(key, (0.0, 1.0 if key.endswith(("share", "rate")) else None))
+        ax.set_yticks([t for t in ax.get_yticks() if floor <= t and (ceil is None or t <= ceil + 1e-9)])
         if key.endswith(("share", "rate")):
             ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         ax.grid(alpha=0.3)
@@ -211,7 +220,7 @@ def chart_png(report: dict, *, dpi: int = 100) -> bytes:
     if missing:
         fig.text(0.01, 0.01, "no data yet / 暂无数据: " + ", ".join(missing), fontsize=8, color="0.4")
     fig.suptitle(title, fontsize=13, x=0.01, ha="left")
-    fig.tight_layout(rect=(0, 0.03, 1, 0.9))
+    fig.tight_layout(rect=(0, 0.03, 1, 0.93))
     return _png(fig)
 
 

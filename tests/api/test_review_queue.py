@@ -30,8 +30,11 @@ def _post(api, key: str, camera: str = "cam-01", itype: str = "illegal_parking",
     body = {"key": key, "seq": 1, "event": "open", "issue_type": itype, "source": "camera", "camera_id": camera,
             "zone_id": "kerb", "score": 0.8, "location": location,
             "detections": [{"class_name": "car", "score": 0.8, "box": list(box), "track_id": 1}]}
-    files = {"evidence_annotated": ("a.jpg", _jpeg(), "image/jpeg")} if evidence else None
-    r = api.call("POST", "/api/v1/incidents", "ingest", data={"incident": json.dumps(body)}, files=files)
+    if evidence:
+        r = api.call("POST", "/api/v1/incidents", "ingest", data={"incident": json.dumps(body)},
+                     files={"evidence_annotated": ("a.jpg", _jpeg(), "image/jpeg")})
+    else:
+        r = api.call("POST", "/api/v1/incidents", "ingest", json=body)
     assert r.status_code == 201, r.text
     api.clock.advance(timedelta(minutes=1))
     return r.json()["ticket_id"]

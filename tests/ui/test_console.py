@@ -1,9 +1,9 @@
 """The review console in a real browser: an operator reviews 20 detections with the keyboard only;
 a viewer sees no action and a forged action with the viewer's credentials answers 403.
 
-The API runs under uvicorn on a loopback port (SQLite in a temp folder); 24 camera tickets are
-made through ``POST /api/v1/incidents`` with JPEG evidence. Screenshots are kept in
-``test-artifacts/ui/`` (git-ignored): ``console-operator.png`` (the queue with a ticket's detail,
+The API runs under uvicorn on a loopback port against the real PostgreSQL (a fresh database,
+dropped after); 24 camera tickets are made through ``POST /api/v1/incidents`` with JPEG evidence. Screenshots are kept in
+``test-artifacts/console/`` (git-ignored): ``console-operator.png`` (the queue with a ticket's detail,
 the picture in the README), ``console-help.png``, ``console-cameras.png``, ``console-map.png``,
 ``console-viewer.png``.
 """
@@ -14,18 +14,17 @@ import json
 import os
 import subprocess
 import sys
-import time
 from datetime import datetime, timezone
 
 import httpx
 import pytest
 
 from gridsight.paths import REPO_ROOT
-from tests.services import free_port
 from tests.ui.chromium import Chromium
+from tests.ui.server import running_api
 from tests.ui.test_docs_ui import evidence_jpeg, pytestmark  # noqa: F401  (skip without Chromium)
 
-ARTIFACTS = REPO_ROOT / "test-artifacts" / "ui"
+ARTIFACTS = REPO_ROOT / "test-artifacts" / "console"
 INGEST_KEY = "gsk_console-test-ingest-key-0123"
 PASSWORD = "operator-password-1"
 TICKETS = 24
@@ -36,6 +35,7 @@ PLAN = ["c", "r", "c", "jc", "w", "c", "kc", "p", "c", "u", "c", "c", "r", "c", 
 MUTING = {"r", "w", "p"}
 CAMERAS = ("cam-east", "cam-west", "cam-north")
 KEYCODES = {"Enter": 13, "Tab": 9, "Escape": 27}
+LOGS: dict = {}  # API base URL -> its log, shown when the test fails
 
 
 def press(page, key: str) -> None:
@@ -82,25 +82,8 @@ def console_api(tmp_path_factory, console_db):
                               capture_output=True, text=True, timeout=120)
         assert made.returncode == 0, made.stderr
         keys[role] = made.stdout.strip().splitlines()[-1]
-    port = free_port()
-    log = open(home / "uvicorn.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-c", "import faulthandler, signal, uvicorn; faulthandler.register(signal.SIGUSR1, all_threads=True); uvicorn.main()", "--factory", "api.app:create_app", "--host",
-                             "127.0.0.1", "--port", str(port), "--log-level", "info"],
-                            env=env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    LOGS[base] = home / "uvicorn.log"
-    PIDS[base] = proc.pid
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the API did not start:\n{(home / 'uvicorn.log').read_text()[-3000:]}")
-            time.sleep(0.2)
+    with running_api(env, home) as base:
+        LOGS[base] = home / "uvicorn.log"
         jpeg = evidence_jpeg()
         for i in range(TICKETS):
             cam = CAMERAS[i % len(CAMERAS)]
@@ -117,21 +100,6 @@ def console_api(tmp_path_factory, console_db):
                                   "evidence_raw": ("r.jpg", jpeg, "image/jpeg")}, timeout=30)
             assert r.status_code == 201, r.text
         yield base, keys
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-LOGS = {}
-PIDS = {}
-
-
-def base_log(base):
-    return LOGS[base]
 
 
 def items(page) -> int:
@@ -153,11 +121,8 @@ def test_operator_reviews_20_detections_with_the_keyboard_and_a_viewer_cannot(co
             viewer_session(page, base, keys["viewer"])
         except Exception:
             page.screenshot(ARTIFACTS / "console-failure.png", full_page=False)
-            print("toast:", page.evaluate("document.querySelector('#toast').textContent"), "console:", page.console,
-                  page.evaluate("JSON.stringify({sel: state.sel, n: state.items.length, busy: state.items.filter(i => i.busy).map(i => i.id), loading: state.loading})"))
-            os.kill(PIDS[base], 10); time.sleep(1)
-            print("\n".join(line for line in open(base_log(base)).read().splitlines()
-                            if "thumbnail" not in line)[-9000:])
+            print("toast:", page.evaluate("document.querySelector('#toast').textContent"))
+            print("API log:", LOGS[base].read_text()[-5000:])
             (ARTIFACTS / "console-failure.html").write_text(page.evaluate("document.body.outerHTML") or "")
             raise
         finally:
@@ -255,6 +220,9 @@ def viewer_session(page, base: str, viewer_key: str) -> None:
     # the credentials persist across a reload
     page.navigate(f"{base}/console")
     page.wait_for(f"document.querySelectorAll('#list .item').length == {before}", 30, "the queue after a reload")
+    page.wait_for("document.querySelector('#detail h2') && [...document.querySelectorAll('#detail img')]"
+                  ".every(i => i.naturalWidth > 0)", 20, "the detail after the reload")
+    assert page.evaluate("document.querySelectorAll('[data-action], .actions').length") == 0
     page.screenshot(ARTIFACTS / "console-viewer.png", full_page=False)
     # a forged action with the viewer's credentials: the API refuses it
     status = page.evaluate(

@@ -220,7 +220,7 @@ function card(item) {
   return h("li", {class: "item", "data-id": item.id, onclick: () => select(state.items.indexOf(item))},
     h("div", {class: "pics"}, img(item.thumbnail_url, "thumb", "evidence frame"), img(item.crop_url, "crop", "the problem, zoomed")),
     h("div", {class: "meta"},
-      h("div", {class: "title"}, h("b", {}, en), " ", zh(cn), h("code", {}, item.category_code)),
+      h("div", {class: "title", title: `${en} / ${cn} (${item.category_code})`}, h("b", {}, en), " ", zh(cn)),
       h("div", {}, cam && cam.name ? `${cam.name} (${item.camera_id})` : (item.camera_id || item.source), item.zone_id ? ` · ${item.zone_id}` : ""),
       h("div", {}, h("span", {class: `sev ${item.severity}`}, item.severity), ` score ${Number(item.score).toFixed(2)} · `,
         h("span", {class: "status"}, item.status)),
