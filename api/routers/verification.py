@@ -12,13 +12,21 @@ from sqlalchemy.orm import Session
 from api.auth import Principal, require
 from api.routers.bodies import json_with_files
 from api.db.loop import Verification
-from api.schemas.loop import VerificationIn
+from api.schemas.loop import (
+    PendingCheck,
+    PhotoVerdict,
+    VerificationIn,
+    VerificationOut,
+    VerificationReportAnswer,
+)
 from api.services import verification as svc
 from api.services.errors import Conflict, Invalid, NotFound, Unavailable
-from api.services.evidence import annotate, decode_bgr, encode_jpeg, read_image, store_evidence
+from api.services.evidence import (decode_bgr, detect_with_people, read_image, store_evidence,
+                                   store_picture_evidence)
 from api.services.notify import commit
 from api.services.tickets import get_ticket, iso, ticket_to_dict
 from api.state import ServiceState, db_session, state
+from gridsight.evidence import bilingual, header_text
 
 router = APIRouter(prefix="/api/v1", tags=["verification"])
 DB = Annotated[Session, Depends(db_session)]
@@ -34,7 +42,7 @@ _REPORT_DOC = {"requestBody": {"required": True, "content": {
         "evidence_raw": {"type": "string", "format": "binary"}}}}}}}
 
 
-@router.post("/tickets/{ref}/verification", openapi_extra=_REPORT_DOC,
+@router.post("/tickets/{ref}/verification", response_model=VerificationReportAnswer, openapi_extra=_REPORT_DOC,
              summary="The pipeline reports what the camera saw after the resolve; the service reopens, "
                      "verifies or notes why it could not",
              responses={200: {"description": "`applied`: false when the ticket is no longer at that resolve"},
@@ -72,7 +80,7 @@ def _apply_report(gs: ServiceState, ref: str, body: VerificationIn, uploads: dic
                 "ticket": ticket_to_dict(ticket)}
 
 
-@router.post("/tickets/{ref}/verify-photo",
+@router.post("/tickets/{ref}/verify-photo", response_model=PhotoVerdict,
              summary="Upload an \"after\" photo: detection decides, the ticket is verified (gone) or reopened "
                      "(still there)",
              responses={409: {"description": "the ticket is not resolved"}, 413: {"description": "photo too large"},
@@ -97,13 +105,16 @@ def verify_photo(ref: str, request: Request, photo: UploadFile = File(..., descr
             detector = gs.get_detector()
         except Exception as exc:
             raise Unavailable(f"no detector: {exc}") from None
-        found = detector.detect([frame])[0].to_list()
+        ((found, people),) = detect_with_people(detector, [frame], gs.settings.privacy_conf)
     min_score = float(rule.get("min_score", 0.0))
     hits = [d for d in found if d["class_name"] in classes and d["score"] >= min_score]
     outcome = "still_present" if hits else "gone"
-    drawn = encode_jpeg(annotate(frame, hits))
-    after = {"annotated": store_evidence(gs.store, drawn, "image/jpeg", "annotated"),
-             "raw": store_evidence(gs.store, image.data, image.content_type, "raw")}
+    now = gs.clock.now()
+    title = header_text(bilingual(itype.name_en, itype.name_zh, gs.settings.language), ticket.camera_id,
+                        ticket.zone_id, now)
+    after = {r["kind"]: r for r in store_picture_evidence(gs.store, gs.settings, image, frame, hits, people, title,
+                                                          None, ticket.camera_id, now)}
+    drawn = gs.store.get(after["annotated"]["object_key"])
     with gs.sessions() as session:
         ticket = get_ticket(session, ref, principal, for_update=True)
         svc.require_resolved(ticket)
@@ -117,7 +128,8 @@ def verify_photo(ref: str, request: Request, photo: UploadFile = File(..., descr
                 "ticket": ticket_to_dict(ticket)}
 
 
-@router.get("/verifications/pending", summary="Resolved camera tickets waiting for a camera check (the pipeline "
+@router.get("/verifications/pending", response_model=list[PendingCheck],
+            summary="Resolved camera tickets waiting for a camera check (the pipeline "
                                               "polls this; MQTT status events only wake it sooner)")
 def pending(session: DB, gs: GS, camera: list[str] | None = Query(None, description="only these cameras (repeat)"),
             limit: int = Query(100, ge=1, le=1000), principal: Principal = require("incidents.write")) -> list[dict]:
@@ -126,18 +138,19 @@ def pending(session: DB, gs: GS, camera: list[str] | None = Query(None, descript
             for t in svc.pending_camera_checks(session, camera, limit, now=gs.clock.now())]
 
 
-@router.get("/tickets/{ref}/verifications", summary="Every check of the ticket's fixes, with before/after images")
+@router.get("/tickets/{ref}/verifications", response_model=list[VerificationOut],
+            summary="Every check of the ticket's fixes, with before/after images")
 def verifications(ref: str, session: DB, principal: Principal = require("tickets.read")) -> list[dict]:
     ticket = get_ticket(session, ref, principal)
     return [svc.verification_to_dict(v) for v in svc.verifications_of(session, ticket)]
 
 
 @router.get("/tickets/{ref}/verifications/{verification_id}/image", response_class=Response,
-            summary="A verification image: before, after_raw, after_annotated or before_after (side by side)",
+            summary="A verification image: before, after_raw, after_annotated, after_crop or before_after (side by side)",
             responses={200: {"content": {"image/jpeg": {}, "image/png": {}}, "description": "the image"},
                        404: {"description": "no such ticket, check or image"}})
 def image(ref: str, verification_id: int, session: DB, gs: GS,
-          kind: Literal["before", "after_raw", "after_annotated", "before_after"] = "before_after",
+          kind: Literal["before", "after_raw", "after_annotated", "after_crop", "before_after"] = "before_after",
           principal: Principal = require("tickets.read")) -> Response:
     ticket = get_ticket(session, ref, principal)
     v = session.get(Verification, verification_id)

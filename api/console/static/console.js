@@ -9,6 +9,7 @@ const CONFIG = JSON.parse(document.querySelector('meta[name="gridsight-config"]'
 const MAY = {
   review: ["operator", "dispatcher", "admin"],
   dispatch: ["dispatcher", "admin"],
+  original: ["dispatcher", "admin"],  // an upload's unblurred original (evidence.original)
 };
 const REASONS = {  // reject reasons: key, English, Chinese
   not_a_problem: ["r", "Not a problem", "不是问题"],
@@ -317,7 +318,8 @@ async function showDetail(id) {
   box.replaceChildren(...detailView(t, history, feedback, review, checks));
 }
 function evidenceFigure(t, e) {
-  const label = {annotated: ["Annotated", "标注图"], raw: ["Raw", "原图"], crop: ["Crop", "局部放大"]}[e.kind] || [e.kind, ""];
+  const label = {annotated: ["Annotated", "标注图"], raw: ["Raw (people blurred)", "原图（人像模糊）"],
+                 crop: ["Problem region", "问题区域"], original: ["Original, unblurred", "原始图（未模糊）"]}[e.kind] || [e.kind, ""];
   const path = `/tickets/${t.id}/evidence?key=${encodeURIComponent(e.object_key)}`;
   const pic = img(path, "evidence", `${e.kind} evidence`);
   pic.addEventListener("click", () => openDialog(img(path, "big", e.kind), h("p", {}, h("button", {onclick: closeDialog}, "Close (Esc)"))));
@@ -327,6 +329,8 @@ function detailView(t, history, feedback, review, checks) {
   const item = state.items.find((i) => i.id === t.id) || t;
   const [en, cn] = typeName(t);
   const dept = state.departments.find((d) => d.id === t.department_id);
+  const kinds = (t.evidence || []).map((e) => e.kind);
+  const shown = (t.evidence || []).filter((e) => e.kind !== "original" || may("original"));  // as the API allows
   const out = [
     h("h2", {}, `${t.number} · ${en} `, zh(cn), " ", h("code", {}, t.category_code)),
     h("p", {}, h("span", {class: `sev ${t.severity}`}, t.severity), " ", h("span", {class: "status"}, t.status),
@@ -335,8 +339,9 @@ function detailView(t, history, feedback, review, checks) {
       t.location ? ` · ${t.location.address || ""} (${t.location.lat.toFixed(5)}, ${t.location.lon.toFixed(5)})` : "",
       t.grid_id ? ` · grid ${t.grid_id}` : "", dept ? ` · ${dept.name_en} / ${dept.name_zh}` : ""),
     actionButtons(item),
-    h("div", {class: "evidence"}, item.crop_url ? h("figure", {}, img(item.crop_url, "zoom", "the problem, zoomed"),
-      h("figcaption", {}, "Problem region ", zh("问题区域"))) : null, (t.evidence || []).map((e) => evidenceFigure(t, e))),
+    h("div", {class: "evidence"}, item.crop_url && !kinds.includes("crop") ? h("figure", {},
+      img(item.crop_url, "zoom", "the problem, zoomed"), h("figcaption", {}, "Problem region ", zh("问题区域"))) : null,
+      shown.map((e) => evidenceFigure(t, e))),
   ];
   if (review && review.review) {
     const r = review.review;
