@@ -163,7 +163,7 @@ def operator_session(page, base: str) -> None:
     assert page.evaluate("document.querySelectorAll('#list .item [data-action=confirm]').length") == TICKETS
     assert page.evaluate("document.querySelectorAll('[data-action=dispatch]').length") == 0
     page.wait_for("document.querySelector('#detail h2') && document.querySelectorAll('#detail img.evidence')"
-                  ".length == 2 && [...document.querySelectorAll('#detail img')].every(i => i.naturalWidth > 0)",
+                  ".length >= 2 && [...document.querySelectorAll('#detail img')].every(i => i.naturalWidth > 0)",
                   30, "the first ticket's detail with its evidence")
     page.screenshot(ARTIFACTS / "console-operator.png", full_page=False)
     press(page, "?")

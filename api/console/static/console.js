@@ -330,7 +330,9 @@ function detailView(t, history, feedback, review, checks) {
   const [en, cn] = typeName(t);
   const dept = state.departments.find((d) => d.id === t.department_id);
   const kinds = (t.evidence || []).map((e) => e.kind);
-  const shown = (t.evidence || []).filter((e) => e.kind !== "original" || may("original"));  // as the API allows
+  const order = ["crop", "annotated", "raw", "original"];
+  const shown = (t.evidence || []).filter((e) => e.kind !== "original" || may("original"))  // as the API allows
+    .sort((a, b) => (order.indexOf(a.kind) + 9) % 9 - (order.indexOf(b.kind) + 9) % 9);
   const out = [
     h("h2", {}, `${t.number} · ${en} `, zh(cn), " ", h("code", {}, t.category_code)),
     h("p", {}, h("span", {class: `sev ${t.severity}`}, t.severity), " ", h("span", {class: "status"}, t.status),
