@@ -15,6 +15,7 @@ unique index on ``reviews.ticket_id``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -50,14 +51,24 @@ def encode_cursor(created_at: datetime, ticket_id: int) -> str:
 def decode_cursor(text: str) -> tuple[datetime, int]:
     try:
         when, _, ident = text.partition("~")
-        return datetime.strptime(when, _TIME).replace(tzinfo=timezone.utc), int(ident)
+        at, ticket_id = datetime.strptime(when, _TIME).replace(tzinfo=timezone.utc), int(ident)
     except ValueError:
-        raise Invalid(("query", "after"), "after is the `next` cursor of the previous page") from None
+        ticket_id = -1
+    if not 0 <= ticket_id <= 2**62:
+        raise Invalid(("query", "after"), "after is the `next` cursor of the previous page")
+    return at, ticket_id
 
 
 def focus_box(detections: list | None) -> list[float] | None:
     """The box the problem is in: the union of the incident's detection boxes (None without any)."""
-    boxes = [d["box"] for d in detections or [] if isinstance(d, dict) and len(d.get("box") or []) == 4]
+    boxes = []
+    for d in detections or []:
+        try:
+            box = [float(v) for v in d["box"]]
+        except (TypeError, KeyError, ValueError):  # a stored row never makes the queue fail
+            continue
+        if len(box) == 4 and all(math.isfinite(v) for v in box):
+            boxes.append(box)
     if not boxes:
         return None
     return [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]

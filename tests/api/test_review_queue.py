@@ -77,6 +77,7 @@ def test_queue_is_newest_first_filtered_and_keyset_paged(api):
     assert {i["department_id"] for i in _queue(api, "handler")["items"]} == {"traffic-police"}
     # bad input: a clear 422, never a 500
     for bad in ({"after": "yesterday"}, {"after": "2026-03-02T08:00:00.000000Z~x"}, {"limit": 0},
+                {"after": "2026-03-02T08:00:00.000000Z~" + "9" * 30}, {"after": "2026-03-02T08:00:00.000000Z~-1"},
                 {"status": "lost"}):
         r = api.call("GET", "/api/v1/review-queue", "operator", params=bad)
         assert r.status_code == 422, (bad, r.text)
@@ -115,6 +116,15 @@ def test_thumbnails_are_made_once_and_cached(api, tmp_path):
     assert r.status_code == 404 and "no evidence" in r.json()["detail"]
     assert api.call("GET", f"/api/v1/tickets/{tid}/thumbnail", "viewer", params={"kind": "big"}).status_code == 422
     assert api.call("GET", f"/api/v1/tickets/{tid}/thumbnail").status_code == 401
+
+
+def test_focus_box_survives_odd_stored_detections():
+    from api.services.queue import focus_box
+
+    odd = [{"box": [1, 2, "x", 4]}, {"box": [float("nan"), 0, 1, 1]}, {"box": [1, 2, 3]}, {"class_name": "car"},
+           "junk", {"box": [10, 20, 30, 40]}, {"box": ["5", 6, 7, 8]}]
+    assert focus_box(odd) == [5.0, 6.0, 30.0, 40.0]
+    assert focus_box(None) is None and focus_box([{"box": None}]) is None
 
 
 def test_crop_source_and_region():
