@@ -47,6 +47,7 @@ class ModelEntry:
     calibration: Path | None = None
     prebuilt: tuple[Artefact, ...] = ()
     description: str = ""
+    operating_points: dict[str, float] = field(default_factory=dict)  # class -> score threshold of the rules
 
     def find_prebuilt(self, backend: str, precision: str, imgsz: int, batch: int) -> Artefact | None:
         for a in self.prebuilt:
@@ -93,6 +94,13 @@ def _entry(name: str, spec: dict, where: Path) -> ModelEntry:
         prebuilt.append(Artefact(a["backend"], a.get("precision", "fp32"), resolve_path(a["path"]),
                                  a.get("imgsz"), int(a.get("batch", 1))))
     classes = spec.get("classes")
+    points = spec.get("operating_points") or {}
+    try:
+        points = {str(c): float(v) for c, v in points.items()}
+    except (AttributeError, TypeError, ValueError):
+        points = {"": -1.0}
+    if not all(0 <= v <= 1 for v in points.values()):
+        raise UserError(f"{where}: model {name}: operating_points must map class names to scores in 0..1")
     return ModelEntry(
         name=name,
         weights=resolve_path(spec["weights"]) if spec.get("weights") else None,
@@ -102,7 +110,21 @@ def _entry(name: str, spec: dict, where: Path) -> ModelEntry:
         calibration=resolve_path(spec["calibration"]) if spec.get("calibration") else None,
         prebuilt=tuple(prebuilt),
         description=spec.get("description", ""),
+        operating_points=points,
     )
+
+
+def operating_points(model: str | os.PathLike | None = None) -> dict[str, float]:
+    """The score per class at which the rules count a detection of ``model`` (a registry name; None:
+    GRIDSIGHT_MODEL, then the default), from its ``operating_points``; {} for a path or no entry.
+    A rule's ``min_score`` and a camera's sensitivity come first (:func:`gridsight.issues.min_score`)."""
+    name = str(model) if model is not None else get_settings().model
+    try:
+        default, entries = load_registry()
+    except UserError:
+        return {}
+    entry = entries.get(default if name in ("", "default") else name)
+    return dict(entry.operating_points) if entry is not None else {}
 
 
 def entry_from_path(path: Path) -> ModelEntry:

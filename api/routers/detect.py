@@ -10,12 +10,13 @@ from api.auth import Principal, require
 from api.db.models import Camera, Zone
 from api.schemas.detect import DetectAnswer
 from api.schemas.incidents import DetectionIn, EvidenceRef, IncidentIn, Location
-from api.services.decoding import check_request_pixels, decode_scaled, to_source
+from api.services.decoding import check_request_pixels, decode_scaled, detections_to_source, to_source
 from api.services.errors import Invalid
 from api.services.evidence import read_image, store_picture_evidence
 from api.services.incidents import ingest_incident
 from api.services.notify import commit
-from api.services.uploads import incident_key, upload_incidents, zone_pixels
+from api.services.registry import camera_min_scores, judged_zones
+from api.services.uploads import incident_key, upload_incidents
 from api.state import ServiceState
 from gridsight.evidence import bilingual, header_text
 
@@ -52,22 +53,28 @@ def detect(request: Request,
     decoded = [decode_scaled(im, gs.decode_budget, gs.settings.decode_max_side) for im in images]
     frames = [frame for frame, _ in decoded]
 
-    zones: list = []
+    zones, min_scores = [], {}
     if camera_id:
         with gs.sessions() as session:
-            if session.get(Camera, camera_id) is None:
+            camera = session.get(Camera, camera_id)
+            if camera is None:
                 raise Invalid(("body", "camera_id"), f"no camera {camera_id!r}")
-            zones = list(session.scalars(select(Zone).where(Zone.camera_id == camera_id)))
+            zones = judged_zones(list(session.scalars(select(Zone).where(Zone.camera_id == camera_id))))
+            min_scores = camera_min_scores(camera)
     detector, results = gs.detect(frames)
 
     location = Location(lat=lat, lon=lon, address=address) if lat is not None else None
     out = []
     plans = []
-    for image, (frame, scale), (found, people) in zip(images, decoded, results):
-        found = to_source(found, scale)  # the upload's own pixels (judged, answered, stored)
-        incidents = upload_incidents(found, gs.rules, zones, image.width, image.height)
+    for image, (frame, scale), (dets, people) in zip(images, decoded, results):
+        dets = detections_to_source(dets, scale)  # judged, answered and stored in the upload's own pixels
+        shape = (image.height, image.width)
+        findings = upload_incidents(dets, shape, gs.rules.issue_types, zones, min_scores=min_scores,
+                                    operating_points=gs.model_operating_points())
+        incidents = [{"issue_type": f.rule.issue_type, "zone_id": f.zone_id, "score": round(f.score, 4),
+                      "detections": dets[f.subjects].to_list()} for f in findings]
         out.append({"filename": image.name, "sha256": image.sha256, "width": image.width, "height": image.height,
-                    "detections": found,
+                    "detections": dets.to_list(),
                     "incidents": [{"key": incident_key(image.sha256, i["issue_type"], i["zone_id"]),
                                    "issue_type": i["issue_type"], "zone_id": i["zone_id"], "score": i["score"]}
                                   for i in incidents],
@@ -92,7 +99,7 @@ def _make_tickets(gs: ServiceState, plans: list, camera_id: str | None, zones: d
             title = header_text(bilingual(itype.name_en, itype.name_zh, gs.settings.language), camera_id,
                                 inc["zone_id"], now)
             # drawn on the decoded frame: boxes and zone in its pixels
-            polygon = [(x / scale, y / scale) for x, y in zone_pixels(zone, image.width, image.height)] if zone else None
+            polygon = (zone.points((image.height, image.width)) / scale).tolist() if zone else None
             refs = store_picture_evidence(gs.store, gs.settings, image, frame, to_source(inc["detections"], 1 / scale),
                                           people, title, polygon, camera_id, now)
             incidents.append((entry, IncidentIn(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -107,3 +108,10 @@ def to_source(detections: list[dict], scale: float) -> list[dict]:
     if scale == 1.0:
         return detections
     return [{**d, "box": [round(v * scale, 2) for v in d["box"]]} for d in detections]
+
+
+def detections_to_source(dets, scale: float):
+    """A :class:`gridsight.issues.detections.Detections` of a shrunk frame in the upload's pixels."""
+    if scale == 1.0:
+        return dets
+    return replace(dets, xyxy=(dets.xyxy * np.float32(scale)).astype(np.float32))
