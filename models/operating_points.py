@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,22 +61,16 @@ class OperatingPoint:
 
 
 def choose(curve: Curve, min_precision: float, floor: float = PREDICT_CONF) -> OperatingPoint:
-    """The lowest threshold (>= ``floor``) at which precision >= ``min_precision``: the highest
-    recall the target allows. No such threshold (or no labelled box): threshold None."""
-    best = OperatingPoint(None, 0.0, 0.0)
+    """The lowest threshold (>= ``floor``, rounded down to 3 decimals, as recorded) at which
+    precision >= ``min_precision``: the highest recall the target allows. No such threshold (or no
+    labelled box): threshold None."""
     if not curve.labelled:
-        return best
-    tp = np.cumsum(curve.right)
-    fp = np.cumsum(~curve.right)
-    precision = tp / np.maximum(tp + fp, 1)
-    for i in range(len(curve.scores)):
-        s = float(curve.scores[i])
-        # a threshold takes every detection scoring >= it: judge at the last of equal scores
-        if s < floor or (i + 1 < len(curve.scores) and curve.scores[i + 1] == s):
-            continue
-        if precision[i] >= min_precision:
-            best = OperatingPoint(round(s, 3), float(precision[i]), float(tp[i] / curve.labelled))
-    return best
+        return OperatingPoint(None, 0.0, 0.0)
+    for t in sorted({math.floor(s * 1000) / 1000 for s in curve.scores if s >= floor}):
+        precision, recall, _, _ = curve.at(t)
+        if precision >= min_precision:
+            return OperatingPoint(t, precision, recall)
+    return OperatingPoint(None, 0.0, 0.0)
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
