@@ -97,7 +97,8 @@ class Detect:
         self.det = load_detector(model, backend="torch", device="cpu", conf=min(floor.values()))
         self.names = dict(self.det.names)
         self.floor = floor
-        self.cache_path = REPO / "var" / "false-alarms" / f"{Path(self.det.source).stem}-{self.det.imgsz}.json"
+        self.cache_path = (REPO / "var" / "false-alarms" /
+                           f"{Path(self.det.source).stem}-{self.det.imgsz}-{self.det.conf:.3f}.json")
         self.cache = json.loads(self.cache_path.read_text()) if self.cache_path.is_file() else {}
 
     def __call__(self, key: str, image: np.ndarray) -> Detections:
@@ -135,12 +136,16 @@ def main() -> int:
     ap.add_argument("--model", default=None, help="registry name (default: the registry default)")
     ap.add_argument("--still-s", type=float, default=300.0, help="seconds a still stands for (default 300)")
     ap.add_argument("--prepared", type=Path, default=default_dataset_dir("gridsight-issues"))
+    ap.add_argument("--threshold", type=float, default=None,
+                    help="every class at this score instead (to compare with a hand-set floor, e.g. 0.35)")
     args = ap.parse_args()
     settings = get_settings()
     entry = resolve_model(args.model)
     rules_path = settings.configs / "issues.yaml"
     rules = load_rules(rules_path)
     floor = thresholds(rules_path, entry.operating_points)
+    if args.threshold is not None:
+        floor = dict.fromkeys(floor, args.threshold)
     # the bench filters by class above; the rules then take every detection they are given
     rules = {k: replace(r, min_score=0.0) for k, r in rules.items()}
     detect = Detect(args.model, floor)

@@ -12,10 +12,11 @@ threshold: configs/issues.yaml's min_score if set, else the model's operating po
 * **raised**: the rule holds (covered share >= min_area_share): a ticket once it lasts.
 
 Flooded stills: the water test split (never selected on) whose mask covers at least
-min_area_share of a zone (the same judgement on the mask); dry: the rest of that split, the test
-side of the ordinary CCTV scenes, the garbage test photos (streets and pavements) and the held-out
-street frames. The dry stills with a water box at >= 0.1 anywhere are listed, highest first, as
-hard negatives for future training (var/water-hard-negatives.txt). Last line: one JSON object.
+min_area_share of a zone (the same judgement on the mask; the rest of that split is listed
+apart: water in view, under the share in the zones); dry: the test side of the ordinary CCTV
+scenes, the garbage test photos (streets and pavements) and the held-out street frames. The dry
+stills with a water box at >= 0.1 anywhere are listed, highest first, as hard negatives for
+future training (var/water-hard-negatives.txt). Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from pipeline.track import Track  # noqa: E402
 from pipeline.zones import parse_zones  # noqa: E402
 
 HARD_NEGATIVE_SCORE = 0.1
+STREET = ("ordinary CCTV scenes (test side)", "garbage street photos (test)", "held-out street frames")
 
 
 def mask_share(mask_path: Path, zones, shape) -> float:
@@ -79,11 +81,11 @@ def main() -> int:
     detect = Detect(args.model, {**floor, "water": min(floor["water"], HARD_NEGATIVE_SCORE)})
     masks = settings.data / "water-segmentation" / "masks"
 
-    groups: dict[str, list[Path]] = {"flooded": [], "water photos, dry zones": []}
+    groups: dict[str, list[Path]] = {"flooded": [], "flood photos, zones under the share": []}
     for img in read_dataset_yaml(args.prepared / "test-water.yaml")[1]:
         shape = cv2.imread(str(img)).shape
         share = mask_share(masks / (img.name.split("__", 1)[1].rsplit(".", 1)[0] + ".png"), zones, shape)
-        groups["flooded" if share >= rule.min_area_share else "water photos, dry zones"].append(img)
+        groups["flooded" if share >= rule.min_area_share else "flood photos, zones under the share"].append(img)
     for label, lst in (("ordinary CCTV scenes (test side)", "test-fire-smoke-negatives.txt"),
                        ("garbage street photos (test)", "test-garbage.txt")):
         groups[label] = [Path(p) for p in (args.prepared / lst).read_text().split()]
@@ -98,10 +100,10 @@ def main() -> int:
             water = dets[np.array([n == "water" for n in dets.class_names], bool)]
             f, r = judge(book, water[water.scores >= floor["water"]], frame.shape)
             found, raised = found + f, raised + r
-            if label != "flooded" and len(water):
+            if label in STREET and len(water):
                 hard.append((float(water.scores.max()), label, str(img)))
         out["groups"][label] = {"stills": len(images), "found": found, "raised": raised}
-        kind = "flooded" if label == "flooded" else "dry"
+        kind = "dry" if label in STREET else "flooded" if label == "flooded" else "water, under the share"
         rows.append(f"| {label} | {kind} | {len(images)} | {found} | {raised} |")
     detect.save()
     hard.sort(reverse=True)
