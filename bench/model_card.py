@@ -97,8 +97,9 @@ def operating_point_rows(weights: str, imgsz: int, prepared: Path, points: dict[
         tp, tr, right, wrong = test[cls].at(t)
         out[cls] = {"threshold": t, "val": [round(vp, 3), round(vr, 3)], "test": [round(tp, 3), round(tr, 3)],
                     "test_boxes": test[cls].labelled}
+        tp_text = f"{tp:.3f}" if right + wrong else "— (none)"
         rows.append(f"| {cls} | precision >= {TARGETS[cls]} on val | **{t:.3f}** | {vp:.3f} | {vr:.3f} | "
-                    f"{test[cls].labelled} | {tp:.3f} | {tr:.3f} | {right} / {wrong} |")
+                    f"{test[cls].labelled} | {tp_text} | {tr:.3f} | {right} / {wrong} |")
     return rows, out
 
 

@@ -14,9 +14,10 @@ threshold: configs/issues.yaml's min_score if set, else the model's operating po
 Flooded stills: the water test split (never selected on) whose mask covers at least
 min_area_share of a zone (the same judgement on the mask; the rest of that split is listed
 apart: water in view, under the share in the zones); dry: the test side of the ordinary CCTV
-scenes, the garbage test photos (streets and pavements) and the held-out street frames. The dry
-stills with a water box at >= 0.1 anywhere are listed, highest first, as hard negatives for
-future training (var/water-hard-negatives.txt). Last line: one JSON object.
+scenes, the garbage test photos (streets and pavements) and the held-out street frames. Hard
+negatives for future training come from the training side only (the test split stays
+untouched): the street frames, garbage photos and ordinary scenes of the train lists with a
+water box at >= 0.1 anywhere, highest first (var/water-hard-negatives.txt). Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from pipeline.track import Track  # noqa: E402
 from pipeline.zones import parse_zones  # noqa: E402
 
 HARD_NEGATIVE_SCORE = 0.1
+TRAIN_DRY = ("street", "garbage", "fire-smoke-negatives")  # train lists scanned for hard negatives
 STREET = ("ordinary CCTV scenes (test side)", "garbage street photos (test)", "held-out street frames")
 
 
@@ -100,11 +102,15 @@ def main() -> int:
             water = dets[np.array([n == "water" for n in dets.class_names], bool)]
             f, r = judge(book, water[water.scores >= floor["water"]], frame.shape)
             found, raised = found + f, raised + r
-            if label in STREET and len(water):
-                hard.append((float(water.scores.max()), label, str(img)))
         out["groups"][label] = {"stills": len(images), "found": found, "raised": raised}
         kind = "dry" if label in STREET else "flooded" if label == "flooded" else "water, under the share"
         rows.append(f"| {label} | {kind} | {len(images)} | {found} | {raised} |")
+    for source in TRAIN_DRY:
+        for img in (Path(x) for x in (args.prepared / f"train-{source}.txt").read_text().split()):
+            dets = detect(str(img), cv2.imread(str(img)))
+            water = dets.scores[np.array([n == "water" for n in dets.class_names], bool)]
+            if len(water):
+                hard.append((float(water.max()), source, str(img)))
     detect.save()
     hard.sort(reverse=True)
     lst = REPO / "var" / "water-hard-negatives.txt"
@@ -115,8 +121,8 @@ def main() -> int:
           f"sidewalk zone (the lower half of each still)\n")
     print("| stills | truth | count | found (water in a zone) | raised (rule holds) |\n|---|---|---|---|---|")
     print("\n".join(rows))
-    print(f"\nHard negatives (dry stills with a water box >= {HARD_NEGATIVE_SCORE}): {len(hard)}, listed in {lst}; "
-          "the highest:")
+    print(f"\nHard negatives (dry training stills, {', '.join(TRAIN_DRY)}, with a water box >= "
+          f"{HARD_NEGATIVE_SCORE}): {len(hard)}, listed in {lst}; the highest:")
     for s, label, p in hard[:8]:
         print(f"- {s:.2f} {label}: {Path(p).name}")
     print(json.dumps(out))
