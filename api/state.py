@@ -41,6 +41,19 @@ class ServiceState:
             log.info("detector loaded", extra={"detector": repr(self.detector)})
         return self.detector
 
+    def detect(self, frames: list) -> tuple[object, list]:
+        """(the detector, per frame: (its detections as dicts at the detector's threshold, the person
+        boxes at the privacy threshold)); 503 when no detector can be loaded."""
+        from api.services.errors import Unavailable
+        from api.services.evidence import detect_with_people
+
+        with self.detector_lock:
+            try:
+                detector = self.get_detector()
+            except Exception as exc:
+                raise Unavailable(f"no detector: {exc}") from None
+            return detector, detect_with_people(detector, frames, self.settings.privacy_conf)
+
 
 async def state(request: Request) -> ServiceState:
     return request.app.state.gs
