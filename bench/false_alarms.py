@@ -33,6 +33,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from bench.machine import describe  # noqa: E402
 
 import gridsight  # noqa: E402,F401  (offline before ultralytics)
 import cv2  # noqa: E402
@@ -128,6 +129,7 @@ def still_frames(detect: Detect, path: Path, cam: str, still_s: float, fps: floa
 
 
 def main() -> int:
+    print(describe(), flush=True)
     from gridsight.settings import get_settings
     from models.registry import resolve_model
     from models.train_cli import default_dataset_dir

@@ -24,6 +24,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from bench.machine import describe  # noqa: E402
 
 import gridsight  # noqa: E402,F401  (offline before ultralytics)
 
@@ -104,6 +105,7 @@ def operating_point_rows(weights: str, imgsz: int, prepared: Path, points: dict[
 
 
 def main() -> int:
+    print(describe(), flush=True)
     from models.evaluate import evaluate, resolve_model
     from models.registry import resolve_model as registry_entry
     from models.train_cli import default_dataset_dir

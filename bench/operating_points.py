@@ -23,6 +23,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from bench.machine import describe  # noqa: E402
 
 import gridsight  # noqa: E402,F401  (offline before ultralytics)
 
@@ -72,6 +73,7 @@ def write_points(path: Path, model: str, points: dict[str, float]) -> None:
 
 
 def main() -> int:
+    print(describe(), flush=True)
     from models.evaluate import resolve_model
     from models.operating_points import choose
     from models.registry import registry_path

@@ -29,6 +29,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from bench.machine import describe  # noqa: E402
 
 import gridsight  # noqa: E402,F401  (offline before ultralytics)
 import cv2  # noqa: E402
@@ -62,6 +63,7 @@ def judge(book: RuleBook, dets, shape) -> tuple[bool, bool]:
 
 
 def main() -> int:
+    print(describe(), flush=True)
     from dataclasses import replace
 
     from gridsight.settings import get_settings
