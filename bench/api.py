@@ -33,7 +33,6 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
-import platform
 import random
 import signal
 import subprocess
@@ -46,6 +45,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from bench.machine import describe  # noqa: E402
 
 INGEST_KEY = "gsk_bench-ingest-key-0123456789abcdef"
 TYPES = {  # issue type -> (category, name_en, name_zh, severity, department)
@@ -352,16 +352,8 @@ def row(name, lat, statuses, elapsed, cpu, target, ok) -> str:
             f"{'yes' if ok else '**no**'} |")
 
 
-def machine() -> str:
-    cpu = "?"
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{os.cpu_count()}-core {cpu}, no GPU, {platform.system()} {platform.release()}"
-
-
 def main() -> int:
+    print(describe(), flush=True)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     ap.add_argument("--concurrency", type=int, default=16, help="connections in the closed-loop phases")
@@ -488,7 +480,7 @@ def main() -> int:
         with psycopg.connect(admin_dsn, autocommit=True) as c:
             c.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
-    print(f"\nTicket API on PostgreSQL, uvicorn --workers {args.workers}; {machine()}"
+    print(f"\nTicket API on PostgreSQL, uvicorn --workers {args.workers}; {describe()}"
           f"{'; background job paused' if paused else ''}")
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
     if args.mqtt:

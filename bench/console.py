@@ -27,6 +27,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from bench.machine import describe  # noqa: E402
 _spec = importlib.util.spec_from_file_location("bench_api", REPO / "bench" / "api.py")
 bench_api = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench_api)
@@ -85,6 +86,7 @@ def line(name: str, lat: list[float], codes: set[int], target: float | None) -> 
 
 
 def main() -> int:
+    print(describe(), flush=True)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tickets", type=int, default=100_000)
     ap.add_argument("--requests", type=int, default=200, help="requests per row")

@@ -29,6 +29,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from bench.machine import describe  # noqa: E402
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 
@@ -208,6 +209,8 @@ def main() -> int:
     ap.add_argument("--pause-pid-file", default=None, help="SIGSTOP this process while timing")
     ap.add_argument("--json", type=Path, help="also write every row here")
     args = ap.parse_args()
+    if not args.child:
+        print(describe(), file=sys.stderr, flush=True)  # JSON stays alone on stdout
     if args.child:
         spec = json.loads(args.child)
         print(json.dumps(interleaved(spec) if spec["kind"] == "interleaved" else child(spec)))

@@ -18,6 +18,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from bench.machine import describe  # noqa: E402
 
 
 def frames(n: int):
@@ -55,6 +56,7 @@ def timed(fn, fs, seconds: float) -> tuple[float, int]:
 
 
 def main() -> int:
+    print(describe(), flush=True)
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=512)
     ap.add_argument("--seconds", type=float, default=15.0, help="per row")

@@ -23,6 +23,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from bench.machine import describe  # noqa: E402
 
 
 def load_split(data_yaml: Path, limit: int):
@@ -103,6 +104,7 @@ def map50(preds, truth) -> float:
 
 
 def main() -> int:
+    print(describe(), flush=True)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="default")
     ap.add_argument("--data", type=Path, help="data yaml with real labels (default: fp32 pseudo-labels)")

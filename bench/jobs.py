@@ -35,6 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.machine import describe  # noqa: E402
 VTEST = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
 REDIS_URL = "redis://127.0.0.1:6379/6"
 TRAIN_PID = Path("/tmp/gridsight-train.pid")
@@ -49,6 +50,7 @@ def pause_training(stop: bool) -> None:
 
 
 def main() -> int:
+    print(describe(), flush=True)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--copies", type=int, default=4)
     ap.add_argument("--detect-fps", type=float, default=2.0)

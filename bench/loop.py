@@ -26,6 +26,7 @@ from api.schemas.incidents import IncidentIn
 from api.services.reports import build_report, chart_png
 from api.services.review import muted_incident
 from api.services.tickets import TicketFilters
+from bench.machine import describe
 
 
 def timed(fn, n: int) -> float:
@@ -63,6 +64,7 @@ def fill(session, n: int, start: datetime) -> None:
 
 
 def main() -> None:
+    print(describe(), flush=True)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tickets", type=int, default=20000)
     ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -18,11 +18,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from bench.machine import describe  # noqa: E402
 
 import gridsight  # noqa: E402,F401  (offline before ultralytics)
 
 
 def main() -> int:
+    print(describe(), flush=True)
     from gridsight.settings import get_settings
     from models.registry import resolve_model
     from pipeline.track import box_iou

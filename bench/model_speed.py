@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.machine import describe  # noqa: E402
 
 import gridsight  # noqa: E402,F401  (offline before ultralytics)
 import cv2  # noqa: E402
@@ -47,6 +48,7 @@ def fps(model: str, backend: str, precision: str, imgsz: int, images: list) -> t
 
 
 def main() -> int:
+    print(describe(), flush=True)
     ap = argparse.ArgumentParser()
     ap.add_argument("--backend", default="openvino")
     ap.add_argument("--precision", default="fp32")

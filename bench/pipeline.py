@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.machine import describe  # noqa: E402
 
 import gridsight  # noqa: E402,F401  (offline before ultralytics)
 import cv2  # noqa: E402
@@ -197,6 +198,7 @@ def raw_throughput(detector, frames: list[np.ndarray]) -> tuple[float, float]:
 
 
 def main() -> int:
+    print(describe(), flush=True)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--config", default="configs/cameras.yaml")
     ap.add_argument("--camera", default="campus-east")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from bench.machine import describe  # noqa: E402
 
 
 def run(pg: str, hosts: int, events: int, mqtt: tuple[str, int]) -> tuple[float, float, dict]:
@@ -59,6 +60,7 @@ def run(pg: str, hosts: int, events: int, mqtt: tuple[str, int]) -> tuple[float,
 
 
 def main() -> int:
+    print(describe(), flush=True)
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--events", type=int, default=3000)
     ap.add_argument("--hosts", type=int, nargs="+", default=[1, 2])

@@ -47,7 +47,9 @@ class ModelEntry:
     calibration: Path | None = None
     prebuilt: tuple[Artefact, ...] = ()
     description: str = ""
-    operating_points: dict[str, float] = field(default_factory=dict)  # class -> score threshold of the rules
+    # class name -> the score threshold chosen from data for it (bench/operating_points.py);
+    # the rules use it unless configs/issues.yaml or the camera sets a min_score
+    operating_points: dict[str, float] = field(default_factory=dict)
 
     def find_prebuilt(self, backend: str, precision: str, imgsz: int, batch: int) -> Artefact | None:
         for a in self.prebuilt:
@@ -95,12 +97,13 @@ def _entry(name: str, spec: dict, where: Path) -> ModelEntry:
                                  a.get("imgsz"), int(a.get("batch", 1))))
     classes = spec.get("classes")
     points = spec.get("operating_points") or {}
-    try:
-        points = {str(c): float(v) for c, v in points.items()}
-    except (AttributeError, TypeError, ValueError):
-        points = {"": -1.0}
-    if not all(0 <= v <= 1 for v in points.values()):
-        raise UserError(f"{where}: model {name}: operating_points must map class names to scores in 0..1")
+    if not isinstance(points, dict):
+        raise UserError(f"{where}: model {name}: operating_points must map class names to scores")
+    for cls, score in points.items():
+        if classes and cls not in classes:
+            raise UserError(f"{where}: model {name}: operating_points: {cls!r} is not one of its classes")
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 < score < 1:
+            raise UserError(f"{where}: model {name}: operating_points: {cls}: {score!r} (a score between 0 and 1)")
     return ModelEntry(
         name=name,
         weights=resolve_path(spec["weights"]) if spec.get("weights") else None,
@@ -110,7 +113,7 @@ def _entry(name: str, spec: dict, where: Path) -> ModelEntry:
         calibration=resolve_path(spec["calibration"]) if spec.get("calibration") else None,
         prebuilt=tuple(prebuilt),
         description=spec.get("description", ""),
-        operating_points=points,
+        operating_points={str(k): float(v) for k, v in points.items()},
     )
 
 

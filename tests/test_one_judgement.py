@@ -64,7 +64,7 @@ def scene(seed: int, thresholds: bool = True) -> dict:
     if thresholds:
         for t in types.values():
             if rng.random() < 0.4:
-                del t["rule"]["min_score"]
+                t["rule"].pop("min_score", None)
         min_scores = {k: rng.choice([0.2, 0.5, 0.8]) for k in types if rng.random() < 0.2}
         points = {c: rng.choice([0.1, 0.3, 0.45, 0.7]) for c in RULE_CLASSES if rng.random() < 0.4}
     n = rng.randint(0, 12)
@@ -177,6 +177,8 @@ def test_camera_sensitivity_changes_only_that_camera(tmp_path):
     def threshold(cam, itype, cls):
         return RuleBook(rules, cam.zones, min_scores=cam.min_scores, operating_points=points).thresholds[itype][cls]
 
+    rules["smoke"] = replace(rules["smoke"], min_score=0.35)  # a rule with a min_score of its own
+    rules["fire"] = replace(rules["fire"], min_score=0.35)
     assert threshold(strict, "smoke", "smoke") == 0.6
     assert threshold(plain, "smoke", "smoke") == rules["smoke"].min_score == 0.35
     assert threshold(strict, "fire", "fire") == threshold(plain, "fire", "fire") == 0.35
