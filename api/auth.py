@@ -47,6 +47,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "ticket.feedback": frozenset({"operator", "dispatcher", "handler", "grid_officer", "admin"}),
     "ticket.rate": frozenset({"operator", "dispatcher", "grid_officer", "admin"}),
     "escalate": frozenset({"dispatcher", "admin"}),
+    "jobs.read": frozenset({"viewer", "dispatcher", "ingest", "operator", "admin"}),  # archive jobs
+    "jobs.write": frozenset({"ingest", "operator", "admin"}),
     "admin": frozenset({"admin"}),
 }
 KEY_PREFIX = "gsk_"

@@ -18,9 +18,10 @@ import logging
 import os
 import uuid
 
+from gridsight.jobs import JobStore
+from gridsight.queue import COMMIT_JOB, PLAN_JOB, RUN_SEGMENT
 from pipeline.distributed.app import app
 from pipeline.distributed.footage import FootageError, FootageInfo, probe
-from pipeline.distributed.jobs import JobStore
 from pipeline.distributed.plan import Segment, plan_segments
 from pipeline.distributed.segment import Cancelled, CameraSpec, SegmentRunner, load_job_detector
 from pipeline.distributed.stitch import fold, new_state
@@ -118,7 +119,7 @@ def _queue_missing(st: JobStore, job_id: str, segments: list[Segment], opts: dic
             run_segment.apply_async((job_id, sg.index), queue=opts.get("queue") or None)
 
 
-@app.task(name="gridsight.plan_job", acks_late=True)
+@app.task(name=PLAN_JOB, acks_late=True)
 def plan_job(job_id: str) -> int:
     try:
         segments = plan(job_id)
@@ -168,7 +169,7 @@ def execute(job_id: str, index: int, run: SegmentRunner | None = None) -> bool:
     return True
 
 
-@app.task(name="gridsight.run_segment", acks_late=True)
+@app.task(name=RUN_SEGMENT, acks_late=True)
 def run_segment(job_id: str, index: int) -> None:
     if execute(job_id, index):
         try_commit(job_id)
@@ -246,6 +247,6 @@ def try_commit(job_id: str) -> None:
         commit_job.apply_async((job_id,), countdown=COMMIT_RETRY_S)
 
 
-@app.task(name="gridsight.commit_job", acks_late=True)
+@app.task(name=COMMIT_JOB, acks_late=True)
 def commit_job(job_id: str) -> None:
     try_commit(job_id)
