@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.services.clock import Clock
+from api.services.errors import Unavailable
 from api.services.rules import DispatchRules, GridIndex
 from gridsight.settings import Settings
 
@@ -32,14 +33,19 @@ class ServiceState:
     detector: object | None = None  # models.detector.Detector, loaded on first /detect
     detector_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def get_detector(self):
-        """The upload detector (one per process; a Detector belongs to one thread at a time)."""
-        if self.detector is None:
-            from models.detector import load_detector
+    def detect(self, frames: list) -> list:
+        """One ``Detections`` per frame, from the upload detector: one per process, loaded on first use,
+        used by one request at a time (a Detector belongs to one thread); 503 when none can be loaded."""
+        with self.detector_lock:
+            if self.detector is None:
+                from models.detector import load_detector
 
-            self.detector = load_detector(model=self.settings.model, backend=self.settings.backend)
-            log.info("detector loaded", extra={"detector": repr(self.detector)})
-        return self.detector
+                try:
+                    self.detector = load_detector(model=self.settings.model, backend=self.settings.backend)
+                except Exception as exc:
+                    raise Unavailable(f"no detector: {exc}") from None
+                log.info("detector loaded", extra={"detector": repr(self.detector)})
+            return self.detector.detect(frames)
 
 
 async def state(request: Request) -> ServiceState:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from api.auth import Principal, require
 from api.db.models import Camera, Zone
 from api.schemas.incidents import DetectionIn, EvidenceRef, IncidentIn, Location
-from api.services.errors import Invalid, Unavailable
+from api.services.errors import Invalid
 from api.services.evidence import annotate, decode_bgr, encode_jpeg, read_image, store_evidence
 from api.services.incidents import ingest_incident
 from api.services.notify import commit
@@ -51,12 +51,8 @@ def detect(request: Request,
             if session.get(Camera, camera_id) is None:
                 raise Invalid(("body", "camera_id"), f"no camera {camera_id!r}")
             zones = list(session.scalars(select(Zone).where(Zone.camera_id == camera_id)))
-    with gs.detector_lock:
-        try:
-            detector = gs.get_detector()
-        except Exception as exc:
-            raise Unavailable(f"no detector: {exc}") from None
-        results = detector.detect(frames)
+    results = gs.detect(frames)
+    detector = gs.detector
 
     location = Location(lat=lat, lon=lon, address=address) if lat is not None else None
     out = []

@@ -14,7 +14,7 @@ from api.routers.bodies import json_with_files
 from api.db.loop import Verification
 from api.schemas.loop import VerificationIn
 from api.services import verification as svc
-from api.services.errors import Conflict, Invalid, NotFound, Unavailable
+from api.services.errors import Conflict, Invalid, NotFound
 from api.services.evidence import annotate, decode_bgr, encode_jpeg, read_image, store_evidence
 from api.services.notify import commit
 from api.services.tickets import get_ticket, iso, ticket_to_dict
@@ -92,12 +92,7 @@ def verify_photo(ref: str, request: Request, photo: UploadFile = File(..., descr
     image = read_image(photo.file, photo.filename or "photo", "photo", gs.settings.upload_max_bytes,
                        gs.settings.upload_max_pixels)
     frame = decode_bgr(image, "photo")
-    with gs.detector_lock:
-        try:
-            detector = gs.get_detector()
-        except Exception as exc:
-            raise Unavailable(f"no detector: {exc}") from None
-        found = detector.detect([frame])[0].to_list()
+    found = gs.detect([frame])[0].to_list()
     min_score = float(rule.get("min_score", 0.0))
     hits = [d for d in found if d["class_name"] in classes and d["score"] >= min_score]
     outcome = "still_present" if hits else "gone"

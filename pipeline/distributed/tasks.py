@@ -184,7 +184,7 @@ def deliver(posts: list[dict]) -> None:
     import base64
 
     from gridsight.settings import get_settings
-    from pipeline.client import RETRYABLE, TicketClient
+    from pipeline.client import TicketClient
 
     if not posts:
         return
@@ -195,15 +195,12 @@ def deliver(posts: list[dict]) -> None:
             ev = p.get("evidence") or {}
             ann = base64.b64decode(ev["annotated"]) if ev.get("annotated") else None
             raw = base64.b64decode(ev["raw"]) if ev.get("raw") else None
-            try:
-                resp = client.post(p["incident"], ann, raw)
-            except Exception as exc:  # httpx transport errors
-                raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
-            if resp.status_code in RETRYABLE or resp.status_code >= 500:
-                raise DeliveryError(f"HTTP {resp.status_code}: {resp.text[:200]}")
-            if resp.status_code >= 300:
+            answer = client.post_incident(p["incident"], ann, raw)
+            if answer.verdict == "retry":
+                raise DeliveryError(answer.detail[:200])
+            if answer.verdict == "rejected":
                 log.error("ticket API rejected a job incident", extra={
-                    "key": p["incident"]["key"], "status": resp.status_code, "body": resp.text[:500]})
+                    "key": p["incident"]["key"], "status": answer.status, "body": answer.detail[:500]})
     finally:
         client.close()
 
