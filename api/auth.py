@@ -47,6 +47,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "ticket.feedback": frozenset({"operator", "dispatcher", "handler", "grid_officer", "admin"}),
     "ticket.rate": frozenset({"operator", "dispatcher", "grid_officer", "admin"}),
     "escalate": frozenset({"dispatcher", "admin"}),
+    "reporter.read": frozenset({"operator", "dispatcher", "admin"}),  # Open311 reporters' contact fields
+    "evidence.original": frozenset({"dispatcher", "admin"}),  # an upload's unblurred original, when kept
     "jobs.read": frozenset({"viewer", "dispatcher", "ingest", "operator", "admin"}),  # archive jobs
     "jobs.write": frozenset({"ingest", "operator", "admin"}),
     "admin": frozenset({"admin"}),

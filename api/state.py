@@ -12,7 +12,6 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.services.clock import Clock
-from api.services.errors import Unavailable
 from api.services.rules import DispatchRules, GridIndex
 from gridsight.settings import Settings
 
@@ -33,19 +32,27 @@ class ServiceState:
     detector: object | None = None  # models.detector.Detector, loaded on first /detect
     detector_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def detect(self, frames: list) -> list:
-        """One ``Detections`` per frame, from the upload detector: one per process, loaded on first use,
-        used by one request at a time (a Detector belongs to one thread); 503 when none can be loaded."""
-        with self.detector_lock:
-            if self.detector is None:
-                from models.detector import load_detector
+    def get_detector(self):
+        """The upload detector (one per process; a Detector belongs to one thread at a time)."""
+        if self.detector is None:
+            from models.detector import load_detector
 
-                try:
-                    self.detector = load_detector(model=self.settings.model, backend=self.settings.backend)
-                except Exception as exc:
-                    raise Unavailable(f"no detector: {exc}") from None
-                log.info("detector loaded", extra={"detector": repr(self.detector)})
-            return self.detector.detect(frames)
+            self.detector = load_detector(model=self.settings.model, backend=self.settings.backend)
+            log.info("detector loaded", extra={"detector": repr(self.detector)})
+        return self.detector
+
+    def detect(self, frames: list) -> tuple[object, list]:
+        """(the detector, per frame: (its detections as dicts at the detector's threshold, the person
+        boxes at the privacy threshold)); 503 when no detector can be loaded."""
+        from api.services.errors import Unavailable
+        from api.services.evidence import detect_with_people
+
+        with self.detector_lock:
+            try:
+                detector = self.get_detector()
+            except Exception as exc:
+                raise Unavailable(f"no detector: {exc}") from None
+            return detector, detect_with_people(detector, frames, self.settings.privacy_conf)
 
 
 async def state(request: Request) -> ServiceState:

@@ -39,7 +39,9 @@ class DetectionIn(BaseModel):
 
 
 class EvidenceRef(BaseModel):
-    kind: Literal["annotated", "raw"]
+    kind: Literal["annotated", "raw", "crop", "original"] = Field(
+        description="annotated: boxes, zone and header; raw: the frame, people blurred; crop: the zoomed problem "
+                    "region; original: an upload's unblurred picture (kept only with keep_upload_originals)")
     object_key: str = Field(pattern=OBJECT_KEY_PATTERN, description="a key the object store made (content hash)")
     sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
     content_type: str = Field("image/jpeg", max_length=100)

@@ -58,6 +58,27 @@ class Settings(BaseSettings):
     verify_window_s: float = Field(60.0, description="Seconds of footage the pipeline re-watches a resolved "
                                                      "ticket's camera and zone.")
 
+    # --- Open311 GeoReport v2 (api/routers/open311.py; docs/api-interop.md) -----
+    open311_public_reads: bool = Field(True, description="Anyone may read service requests without a key (public "
+                                                         "fields only, public media); off: reads need a reader key.")
+    open311_public_issue_types: list[str] = Field(default_factory=list, description="Issue types public reads show; "
+                                                                                    "empty: every type.")
+    open311_public_sources: list[Literal["camera", "upload", "batch"]] = Field(
+        default_factory=lambda: ["camera", "upload", "batch"],
+        description="Ticket sources public reads show (camera, upload: citizens' reports and uploads, batch).")
+    open311_public_description: bool = Field(False, description="Show the reporter's own description text in "
+                                                                "public reads (off: it stays private, like their "
+                                                                "name and contact).")
+    open311_media_max_px: int = Field(1024, ge=64, le=4096, description="Longest side of the public media image.")
+
+    # --- evidence and privacy ------------------------------------------------
+    privacy_conf: float = Field(0.2, ge=0.01, le=1.0, description="People found at this score or more are blurred "
+                                "in every stored image (lower than any rule's threshold).")
+    privacy_window_s: float = Field(1.0, ge=0.0, description="Camera path: people seen this many footage seconds "
+                                    "around the evidence frame are blurred too.")
+    keep_upload_originals: bool = Field(False, description="Also keep an upload's unblurred original (evidence kind "
+                                        "`original`, readable only by roles with `evidence.original`).")
+
     # --- evidence store -----------------------------------------------------
     s3_endpoint: str = Field("", description="host:port of an S3 server; empty means a local folder.")
     s3_access_key: str = ""

@@ -139,7 +139,8 @@ class DetectRun:
     def _save(self, media, idx: int, frame, dets) -> None:
         import cv2
 
-        from models.annotate import draw_detections
+        from gridsight.evidence import draw_subjects
+        from gridsight.settings import get_settings
 
         stem = media.path.stem if media.kind != "video" else f"{media.path.stem}_{idx:06d}"
         name, n = f"{stem}.jpg", 1
@@ -147,7 +148,7 @@ class DetectRun:
             n += 1
             name = f"{stem}-{n}.jpg"
         self.saved_names.add(name)
-        cv2.imwrite(str(self.args.save / name), draw_detections(frame, dets))
+        cv2.imwrite(str(self.args.save / name), draw_subjects(frame, dets.to_list(), language=get_settings().language))
 
     def report(self) -> None:
         out = sys.stderr if self.args.json else sys.stdout

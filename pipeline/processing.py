@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from gridsight.settings import get_settings
 from models.detections import Detections
 from pipeline.cameras import Camera
 from pipeline.incidents import IncidentBook, IncidentEvent
@@ -32,6 +33,32 @@ from pipeline.track import CameraTracker
 log = logging.getLogger("gridsight.pipeline")
 Sink = Callable[[Camera, list[IncidentEvent]], None]
 PRIVATE_CLASSES = ("person",)
+
+
+def privacy_threshold(detector) -> dict:
+    """The scheduler's ``conf`` when the privacy threshold is below the detector's own: detections
+    between the two only count for the blur (the processor drops them before the rules)."""
+    own = getattr(detector, "conf", None)
+    privacy = get_settings().privacy_conf
+    return {"conf": privacy} if own is not None and privacy < own else {}
+
+
+class PeopleSeen:
+    """The people detected in this camera's recent frames, by footage time: the privacy blur of a
+    frame takes everyone seen within ``window_s`` of it (a person the detector misses on one frame
+    is still blurred when it saw them in a frame around it)."""
+
+    def __init__(self, window_s: float = 1.0) -> None:
+        self.window_s = window_s
+        self._seen: deque[tuple[float, list[dict]]] = deque()
+
+    def add(self, t: float, people: list[dict]) -> None:
+        self._seen.append((t, people))
+        while self._seen and self._seen[0][0] < t - 2 * self.window_s:
+            self._seen.popleft()
+
+    def around(self, t: float) -> list[dict]:
+        return [p for seen_t, people in self._seen if abs(seen_t - t) <= self.window_s for p in people]
 
 
 @dataclass
@@ -67,7 +94,7 @@ class CameraProcessor:
     def __init__(self, camera: Camera, source, scheduler: BatchScheduler, rules: dict[str, IssueRule],
                  model_names: dict[int, str], sink: Sink, *, gate: bool = True, ledger=None,
                  full_check_s: float = 10.0, stationary_recheck_s: float = 5.0, motion_share: float = 0.01,
-                 queue_size: int = 16) -> None:
+                 queue_size: int = 16, min_score: float = 0.0, privacy_window_s: float = 1.0) -> None:
         self.camera, self.source, self.scheduler, self.sink = camera, source, scheduler, sink
         self.tracker = CameraTracker(camera.zones)
         self.book = RuleBook(rules, camera.zones, set(model_names.values()))
@@ -78,6 +105,8 @@ class CameraProcessor:
         self.policy = DetectionPolicy(motion, motion_share, stationary_recheck_s, full_check_s)
         self.incidents = IncidentBook(camera.id, ledger=ledger)
         self.names = model_names
+        self.min_score = min_score  # below it a detection only counts for the privacy blur
+        self.people = PeopleSeen(privacy_window_s)
         # only what a rule can use is tracked (people walking by cost the tracker, not the rules)
         self.track_classes = tuple(sorted({c for r, _ in self.book.entries for c in r.classes}))
         self.watchers: list[Callable] = []  # fn(processor, frame, observations, others), e.g. pipeline.verify
@@ -172,15 +201,22 @@ class CameraProcessor:
     def step(self, frame, dets: Detections | None) -> list[IncidentEvent]:
         """Judge one frame (``dets=None``: unchanged since the last detection)."""
         if dets is not None:
+            self.people.add(frame.time, dets.of_classes(PRIVATE_CLASSES).to_list())
             dets = dets.of_classes(self.track_classes)
+            if self.min_score:
+                dets = dets[dets.scores >= self.min_score]
         tracks = self.tracker.update(dets, frame.time, frame.image.shape)
         self._has_stationary = any(t.stationary for t in tracks)
         observations = self.book.evaluate(tracks, frame.image.shape)
-        others = []
-        if self._last_dets is not None and len(self._last_dets):
-            people = self._last_dets.of_classes(PRIVATE_CLASSES)
-            others = people.to_list()
+        others = self.people.around(frame.time)
+        if dets is None and self._last_dets is not None:  # an unchanged frame: the last detection's people too
+            others += self._last_dets.of_classes(PRIVATE_CLASSES).to_list()
         events = self.incidents.observe(observations, frame.time, frame.image, others)
+        for ev in events:  # the best frame may be older: add the people seen since around it
+            if ev.evidence is not None and ev.evidence.time != frame.time:
+                have = {id(o) for o in ev.evidence.others}
+                ev.evidence.others = ev.evidence.others + [p for p in self.people.around(ev.evidence.time)
+                                                           if id(p) not in have]
         for watch in self.watchers:
             watch(self, frame, observations, others)
         self.stats.judged()

@@ -22,7 +22,7 @@ from pipeline.client import Courier, TicketClient, incident_payload
 from pipeline.evidence import render
 from pipeline.incidents import IncidentEvent
 from pipeline.outbox import Outbox
-from pipeline.processing import CameraProcessor
+from pipeline.processing import CameraProcessor, privacy_threshold
 from pipeline.rules import load_rules
 from pipeline.scheduler import BatchScheduler
 
@@ -62,7 +62,7 @@ class Pipeline:
             from models.detector import load_detector
 
             self.detector = load_detector(options.model)
-        self.scheduler = BatchScheduler(self.detector, max_wait_s=options.max_wait_s)
+        self.scheduler = BatchScheduler(self.detector, max_wait_s=options.max_wait_s, **privacy_threshold(self.detector))
         self.processors: list[CameraProcessor] = []
         self.events: list[IncidentEvent] = []
         self.outbox = self.courier = None
@@ -74,7 +74,9 @@ class Pipeline:
     def add_camera(self, camera: Camera, source) -> CameraProcessor:
         proc = CameraProcessor(camera, source, self.scheduler, self.rules, self.detector.names, self._sink,
                                gate=self.o.gate, ledger=self.outbox if source.live else None,
-                               full_check_s=self.o.full_check_s, stationary_recheck_s=self.o.stationary_recheck_s)
+                               full_check_s=self.o.full_check_s, stationary_recheck_s=self.o.stationary_recheck_s,
+                               min_score=getattr(self.detector, "conf", 0.0),
+                               privacy_window_s=self.settings.privacy_window_s)
         self.processors.append(proc.start())
         return proc
 

@@ -23,8 +23,10 @@ log = logging.getLogger("gridsight.pipeline.scheduler")
 
 
 class BatchScheduler:
-    def __init__(self, detector, *, max_wait_s: float = 0.01, batch: int | None = None) -> None:
+    def __init__(self, detector, *, max_wait_s: float = 0.01, batch: int | None = None,
+                 conf: float | None = None) -> None:
         self.detector = detector
+        self._kw = {} if conf is None else {"conf": conf}  # a lower threshold than the detector's (privacy blur)
         self.batch = int(batch or getattr(detector, "batch", 1) or 1)
         self.max_wait_s = max_wait_s
         self._queue: queue.Queue = queue.Queue()
@@ -78,7 +80,7 @@ class BatchScheduler:
                 continue
             t0 = time.perf_counter()
             try:
-                results = self.detector.detect([im for im, _ in items])
+                results = self.detector.detect([im for im, _ in items], **self._kw)
             except Exception:  # one bad batch must not stop every camera: each frame is tried once more alone
                 log.warning("detector failed on a batch; retrying its %d frames one by one", len(items), exc_info=True)
                 self._one_by_one(items)
@@ -92,7 +94,7 @@ class BatchScheduler:
     def _one_by_one(self, items: list) -> None:
         for image, fut in items:
             try:
-                dets = self.detector.detect([image])[0]
+                dets = self.detector.detect([image], **self._kw)[0]
             except Exception as exc:
                 log.error("detector failed", exc_info=True)
                 self.failed += 1

@@ -10,11 +10,12 @@ from api.auth import Principal, require
 from api.db.models import Camera, Zone
 from api.schemas.incidents import DetectionIn, EvidenceRef, IncidentIn, Location
 from api.services.errors import Invalid
-from api.services.evidence import annotate, decode_bgr, encode_jpeg, read_image, store_evidence
+from api.services.evidence import decode_bgr, read_image, store_picture_evidence
 from api.services.incidents import ingest_incident
 from api.services.notify import commit
-from api.services.uploads import incident_key, upload_incidents
+from api.services.uploads import incident_key, upload_incidents, zone_pixels
 from api.state import ServiceState
+from gridsight.evidence import bilingual, header_text
 
 router = APIRouter(prefix="/api/v1", tags=["detect"])
 MAX_FILES = 8
@@ -51,14 +52,12 @@ def detect(request: Request,
             if session.get(Camera, camera_id) is None:
                 raise Invalid(("body", "camera_id"), f"no camera {camera_id!r}")
             zones = list(session.scalars(select(Zone).where(Zone.camera_id == camera_id)))
-    results = gs.detect(frames)
-    detector = gs.detector
+    detector, results = gs.detect(frames)
 
     location = Location(lat=lat, lon=lon, address=address) if lat is not None else None
     out = []
     plans = []
-    for image, frame, dets in zip(images, frames, results):
-        found = dets.to_list()
+    for image, frame, (found, people) in zip(images, frames, results):
         incidents = upload_incidents(found, gs.rules, zones, image.width, image.height)
         out.append({"filename": image.name, "sha256": image.sha256, "width": image.width, "height": image.height,
                     "detections": found,
@@ -67,28 +66,32 @@ def detect(request: Request,
                                   for i in incidents],
                     "tickets": []})
         if create_tickets and incidents:
-            plans.append((out[-1], image, frame, incidents))
+            plans.append((out[-1], image, frame, people, incidents))
     if plans:
-        _make_tickets(gs, plans, camera_id, location, principal)
+        _make_tickets(gs, plans, camera_id, {z.id: z for z in zones}, location, principal)
     return {"detector": {"backend": getattr(detector, "backend", None), "imgsz": getattr(detector, "imgsz", None),
                          "classes": len(getattr(detector, "names", {}) or {})},
             "create_tickets": create_tickets, "images": out}
 
 
-def _make_tickets(gs: ServiceState, plans: list, camera_id: str | None, location: Location | None,
+def _make_tickets(gs: ServiceState, plans: list, camera_id: str | None, zones: dict, location: Location | None,
                   principal: Principal) -> None:
     now = gs.clock.now()
     incidents: list[tuple[dict, IncidentIn]] = []
-    for entry, image, frame, found in plans:  # blobs first: content-addressed, harmless if the DB fails
-        raw = EvidenceRef(**store_evidence(gs.store, image.data, image.content_type, "raw"))
+    for entry, image, frame, people, found in plans:  # blobs first: content-addressed, harmless if the DB fails
         for inc in found:
-            drawn = encode_jpeg(annotate(frame, inc["detections"]))
-            annotated = EvidenceRef(**store_evidence(gs.store, drawn, "image/jpeg", "annotated"))
+            itype = gs.rules.issue_type(inc["issue_type"])
+            zone = zones.get(inc["zone_id"])
+            title = header_text(bilingual(itype.name_en, itype.name_zh, gs.settings.language), camera_id,
+                                inc["zone_id"], now)
+            refs = store_picture_evidence(gs.store, gs.settings, image, frame, inc["detections"], people, title,
+                                          zone_pixels(zone, image.width, image.height) if zone else None,
+                                          camera_id, now)
             incidents.append((entry, IncidentIn(
                 key=incident_key(image.sha256, inc["issue_type"], inc["zone_id"]), seq=1, event="open",
                 issue_type=inc["issue_type"], source="upload", camera_id=camera_id, zone_id=inc["zone_id"],
                 first_seen=now, last_seen=now, score=inc["score"],
-                detections=[DetectionIn(**d) for d in inc["detections"]], evidence=[annotated, raw],
+                detections=[DetectionIn(**d) for d in inc["detections"]], evidence=[EvidenceRef(**r) for r in refs],
                 location=location)))
     with gs.sessions() as session:  # one transaction for every ticket of the request
         for entry, inc in incidents:

@@ -10,7 +10,7 @@ from starlette.datastructures import UploadFile
 from api.auth import Principal, require
 from api.routers.bodies import json_with_files
 from api.schemas.incidents import EvidenceRef, IncidentAnswer, IncidentIn
-from api.services.evidence import read_image, store_evidence
+from api.services.evidence import crop_of, object_prefix, read_image, store_evidence
 from api.services.incidents import ingest_incident, known_issue_type
 from api.services.notify import commit
 from api.state import ServiceState
@@ -53,11 +53,18 @@ def _ingest(gs: ServiceState, inc: IncidentIn, uploads: dict[str, UploadFile], p
     if uploads:
         # Blobs first (content-addressed, harmless if the transaction then fails), then one transaction.
         refs = {r.kind: r for r in inc.evidence}
+        when = inc.first_seen or gs.clock.now()
         for part, upload in uploads.items():
+            kind = EVIDENCE_PARTS[part]
             image = read_image(upload.file, upload.filename or part, part, gs.settings.upload_max_bytes,
                                gs.settings.upload_max_pixels)
-            refs[EVIDENCE_PARTS[part]] = EvidenceRef(**store_evidence(gs.store, image.data, image.content_type,
-                                                                      EVIDENCE_PARTS[part]))
+            refs[kind] = EvidenceRef(**store_evidence(gs.store, image.data, image.content_type, kind,
+                                                      object_prefix(inc.camera_id, when, kind)))
+            if kind == "raw":  # the sender blurred it; the zoomed crop of the problem is made here
+                crop = crop_of(image.data, [d.model_dump() for d in inc.detections], gs.settings.language)
+                if crop is not None:
+                    refs["crop"] = EvidenceRef(**store_evidence(gs.store, crop, "image/jpeg", "crop",
+                                                                object_prefix(inc.camera_id, when, "crop")))
         inc = inc.model_copy(update={"evidence": list(refs.values())})
     with gs.ingest_sessions() as session:
         result = ingest_incident(session, inc, principal, gs.clock.now(), gs.rules, gs.grids)

@@ -23,7 +23,7 @@ from api.schemas.tickets import (
     TicketPage,
     ticket_filters,
 )
-from api.services.errors import Invalid, NotFound
+from api.services.errors import Forbidden, Invalid, NotFound
 from api.services.evidence import read_image, store_evidence
 from api.services.lifecycle import add_feedback, check_feedback, feedback_of, history, transition
 from api.services.notify import commit
@@ -139,15 +139,20 @@ def feedback(ref: str, session: DB, gs: GS, note: str | None = Form(None, max_le
             "rating": fb.rating, "photos": fb.photos}
 
 
-def _evidence_key(session: Session, ticket, kind: str | None, key: str | None) -> tuple[str, str]:
+def _evidence_key(session: Session, ticket, kind: str | None, key: str | None,
+                  principal: Principal) -> tuple[str, str]:
+    refs = ticket.evidence or []
     if key:
-        allowed = {e["object_key"]: e.get("content_type") for e in ticket.evidence or []}
+        allowed = {e["object_key"]: e.get("content_type") for e in refs}
         for fb in feedback_of(session, ticket):
             allowed.update({k: None for k in fb.photos or []})
         if key not in allowed:
             raise NotFound(f"ticket {ticket.number} has no evidence or photo {key}")
+        if any(e["object_key"] == key and e.get("kind") == "original" for e in refs):
+            _may_see_original(principal)
         return key, allowed[key] or ""
-    refs = ticket.evidence or []
+    if kind == "original":
+        _may_see_original(principal)
     wanted = [kind] if kind else ["annotated", "raw"]
     for k in wanted:
         for e in refs:
@@ -156,15 +161,25 @@ def _evidence_key(session: Session, ticket, kind: str | None, key: str | None) -
     raise NotFound(f"ticket {ticket.number} has no {kind or 'evidence'} image")
 
 
+def _may_see_original(principal: Principal) -> None:
+    if not principal.may("evidence.original"):
+        raise Forbidden(f"role {principal.role} may not see unblurred originals (evidence.original)")
+
+
+EvidenceKind = Literal["annotated", "raw", "crop", "original"]
+KIND_DOC = ("annotated (default), raw (people blurred), crop (the zoomed problem region) or original (an "
+            "upload's unblurred picture: dispatchers and admins only, kept only when the setting says so)")
+
+
 @router.get("/{ref}/evidence", summary="The evidence image itself (annotated by default)",
             response_class=Response,
             responses={200: {"content": {"image/jpeg": {}, "image/png": {}}, "description": "the image"},
                        404: {"description": "no such ticket or no such evidence"}})
-def evidence(ref: str, session: DB, gs: GS, kind: Literal["annotated", "raw"] | None = None,
+def evidence(ref: str, session: DB, gs: GS, kind: EvidenceKind | None = Query(None, description=KIND_DOC),
              key: str | None = Query(None, max_length=200, description="a specific object (evidence or photo)"),
              principal: Principal = require("tickets.read")) -> Response:
     ticket = get_ticket(session, ref, principal)
-    object_key, ctype = _evidence_key(session, ticket, kind, key)
+    object_key, ctype = _evidence_key(session, ticket, kind, key, principal)
     session.close()  # no database work while the store answers
     data = gs.store.get(object_key)
     return Response(data, media_type=ctype or gs.store.content_type(object_key),
@@ -172,12 +187,12 @@ def evidence(ref: str, session: DB, gs: GS, kind: Literal["annotated", "raw"] | 
 
 
 @router.get("/{ref}/evidence/url", response_model=EvidenceUrl, summary="A presigned, expiring URL of the evidence")
-def evidence_url(ref: str, session: DB, gs: GS, kind: Literal["annotated", "raw"] | None = None,
+def evidence_url(ref: str, session: DB, gs: GS, kind: EvidenceKind | None = Query(None, description=KIND_DOC),
                  key: str | None = Query(None, max_length=200),
                  expires_s: int = Query(3600, ge=1, le=7 * 86400),
                  principal: Principal = require("tickets.read")) -> dict:
     ticket = get_ticket(session, ref, principal)
-    object_key, ctype = _evidence_key(session, ticket, kind, key)
+    object_key, ctype = _evidence_key(session, ticket, kind, key, principal)
     if not gs.store.exists(object_key):
         raise NotFound(f"evidence {object_key} is not in the object store")
     url = gs.store.presigned_url(object_key, timedelta(seconds=expires_s))

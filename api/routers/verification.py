@@ -15,10 +15,12 @@ from api.db.loop import Verification
 from api.schemas.loop import VerificationIn
 from api.services import verification as svc
 from api.services.errors import Conflict, Invalid, NotFound
-from api.services.evidence import annotate, decode_bgr, encode_jpeg, read_image, store_evidence
+from api.services.evidence import (decode_bgr, read_image, store_evidence,
+                                   store_picture_evidence)
 from api.services.notify import commit
 from api.services.tickets import get_ticket, iso, ticket_to_dict
 from api.state import ServiceState, db_session, state
+from gridsight.evidence import bilingual, header_text
 
 router = APIRouter(prefix="/api/v1", tags=["verification"])
 DB = Annotated[Session, Depends(db_session)]
@@ -92,13 +94,16 @@ def verify_photo(ref: str, request: Request, photo: UploadFile = File(..., descr
     image = read_image(photo.file, photo.filename or "photo", "photo", gs.settings.upload_max_bytes,
                        gs.settings.upload_max_pixels)
     frame = decode_bgr(image, "photo")
-    found = gs.detect([frame])[0].to_list()
+    _, ((found, people),) = gs.detect([frame])
     min_score = float(rule.get("min_score", 0.0))
     hits = [d for d in found if d["class_name"] in classes and d["score"] >= min_score]
     outcome = "still_present" if hits else "gone"
-    drawn = encode_jpeg(annotate(frame, hits))
-    after = {"annotated": store_evidence(gs.store, drawn, "image/jpeg", "annotated"),
-             "raw": store_evidence(gs.store, image.data, image.content_type, "raw")}
+    now = gs.clock.now()
+    title = header_text(bilingual(itype.name_en, itype.name_zh, gs.settings.language), ticket.camera_id,
+                        ticket.zone_id, now)
+    after = {r["kind"]: r for r in store_picture_evidence(gs.store, gs.settings, image, frame, hits, people, title,
+                                                          None, ticket.camera_id, now)}
+    drawn = gs.store.get(after["annotated"]["object_key"])
     with gs.sessions() as session:
         ticket = get_ticket(session, ref, principal, for_update=True)
         svc.require_resolved(ticket)
@@ -128,11 +133,11 @@ def verifications(ref: str, session: DB, principal: Principal = require("tickets
 
 
 @router.get("/tickets/{ref}/verifications/{verification_id}/image", response_class=Response,
-            summary="A verification image: before, after_raw, after_annotated or before_after (side by side)",
+            summary="A verification image: before, after_raw, after_annotated, after_crop or before_after (side by side)",
             responses={200: {"content": {"image/jpeg": {}, "image/png": {}}, "description": "the image"},
                        404: {"description": "no such ticket, check or image"}})
 def image(ref: str, verification_id: int, session: DB, gs: GS,
-          kind: Literal["before", "after_raw", "after_annotated", "before_after"] = "before_after",
+          kind: Literal["before", "after_raw", "after_annotated", "after_crop", "before_after"] = "before_after",
           principal: Principal = require("tickets.read")) -> Response:
     ticket = get_ticket(session, ref, principal)
     v = session.get(Verification, verification_id)

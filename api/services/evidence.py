@@ -1,4 +1,6 @@
-"""Evidence images: uploads checked (bytes, pixels, sniffed content), stored by content hash.
+"""Evidence images: uploads checked (bytes, pixels, sniffed content), stored by content hash
+under a readable prefix (camera, day, kind). Images are drawn and blurred by the shared renderer
+(:mod:`gridsight.evidence`).
 
 The store is the shared :class:`api.storage.objects.ObjectStore` (local folder or S3). An
 upload is accepted when its first bytes say JPEG, PNG or WebP (the file name and the declared
@@ -10,11 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import numpy as np
 
 from api.services.errors import Invalid, TooLarge
+from gridsight.evidence import encode_jpeg, people_boxes, problem_crop, render
 
 SIGNATURES = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
 CHUNK = 1 << 20
@@ -81,34 +86,57 @@ def decode_bgr(image: UploadedImage, field: str = "files") -> np.ndarray:
     return frame
 
 
-def encode_jpeg(frame: np.ndarray, quality: int = 85) -> bytes:
-    import cv2
-
-    ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise ValueError("JPEG encoding failed")
-    return buf.tobytes()
-
-
-def annotate(frame: np.ndarray, detections: list[dict]) -> np.ndarray:
-    """A copy of ``frame`` with boxes and ``class score`` labels drawn."""
-    import cv2
-
-    out = frame.copy()
-    thick = max(1, round(max(out.shape[:2]) / 500))
-    for d in detections:
-        x1, y1, x2, y2 = (int(round(v)) for v in d["box"])
-        cv2.rectangle(out, (x1, y1), (x2, y2), (0, 0, 255), thick)
-        label = f"{d['class_name']} {d['score']:.2f}"
-        (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5 * thick, thick)
-        cv2.rectangle(out, (x1, max(0, y1 - th - 6)), (x1 + tw + 4, y1), (0, 0, 255), -1)
-        cv2.putText(out, label, (x1 + 2, max(th, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * thick,
-                    (255, 255, 255), thick, cv2.LINE_AA)
-    return out
+def object_prefix(camera_id: str | None, when: datetime, kind: str) -> str:
+    """Where an evidence image is stored: ``evidence/<camera>/<YYYY-MM-DD>/<kind>`` (``upload`` for
+    pictures without a camera), so a person browsing the store can tell what an object belongs
+    to; the object's name is still the hash of its bytes (the same image, the same key)."""
+    camera = re.sub(r"[^a-z0-9_-]+", "-", (camera_id or "upload").lower()).strip("-_") or "camera"
+    return f"evidence/{camera[:60]}/{when.astimezone(timezone.utc):%Y-%m-%d}/{kind}"
 
 
-def store_evidence(store, data: bytes, content_type: str, kind: str) -> dict:
+def store_evidence(store, data: bytes, content_type: str, kind: str, prefix: str = "evidence") -> dict:
     """Put bytes in the object store; returns the evidence reference a ticket keeps."""
-    key = store.put(data, content_type)
+    key = store.put(data, content_type, prefix)
     return {"kind": kind, "object_key": key, "sha256": hashlib.sha256(data).hexdigest(),
             "content_type": content_type}
+
+
+def store_rendered(store, images: dict[str, bytes], camera_id: str | None, when: datetime) -> list[dict]:
+    """Store rendered evidence JPEGs (``{kind: bytes}``, see :meth:`gridsight.evidence.Rendered.jpegs`)."""
+    return [store_evidence(store, data, "image/jpeg", kind, object_prefix(camera_id, when, kind))
+            for kind, data in images.items()]
+
+
+def crop_of(raw: bytes, detections: list[dict], language: str) -> bytes | None:
+    """The zoomed problem crop of a (privacy-blurred) raw evidence image and its detections' boxes,
+    or None when it cannot be decoded or there is no box."""
+    import cv2
+
+    if not detections:
+        return None
+    frame = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
+    if frame is None:
+        return None
+    return encode_jpeg(problem_crop(frame, detections, language))
+
+
+def detect_with_people(detector, frames: list[np.ndarray], privacy_conf: float) -> list[tuple[list[dict], list]]:
+    """Per frame: (the detections at the detector's own threshold, the person boxes at the privacy
+    threshold). One detector run: at the lower of the two thresholds, split afterwards."""
+    own = getattr(detector, "conf", None)
+    lower = own is not None and privacy_conf < own
+    results = detector.detect(frames, conf=privacy_conf) if lower else detector.detect(frames)
+    return [((d[d.scores >= own] if lower else d).to_list(), people_boxes(d.to_list(), privacy_conf))
+            for d in results]
+
+
+def store_picture_evidence(store, settings, image: UploadedImage, frame: np.ndarray, subjects: list[dict],
+                           people: list, title: str, polygon, camera_id: str | None, when: datetime) -> list[dict]:
+    """Render an uploaded picture's evidence (people blurred, annotated, crop), store it, and the
+    unblurred original too only when ``settings.keep_upload_originals`` says so."""
+    shots = render(frame, subjects, people=people, title=title, polygon=polygon, language=settings.language)
+    refs = store_rendered(store, shots.jpegs(), camera_id, when)
+    if settings.keep_upload_originals:
+        refs.append(store_evidence(store, image.data, image.content_type, "original",
+                                   object_prefix(camera_id, when, "original")))
+    return refs

@@ -32,8 +32,7 @@ from api.services.rules import DispatchRules
 from api.services.tickets import API, iso
 
 log = logging.getLogger("gridsight.api.verification")
-FONTS = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-IMAGE_KINDS = ("before", "after_raw", "after_annotated", "before_after")
+IMAGE_KINDS = ("before", "after_raw", "after_annotated", "after_crop", "before_after")
 OFFLINE_TRIES = 3  # camera checks of one resolve that may find the camera offline
 OFFLINE_RETRY_AFTER = timedelta(minutes=10)  # before the camera is asked again
 OFFLINE = Verification.outcome == "camera_offline"
@@ -80,12 +79,12 @@ def apply(session: Session, ticket: Ticket, *, method: str, outcome: str, actor,
     checked = ticket.resolved_at  # a reopen clears it
     before = before_image(ticket)
     images = [] if before is None else [{**before, "kind": "before"}]
-    images += [{**ref, "kind": f"after_{kind}"} for kind, ref in after.items()]
+    images += [{**ref, "kind": f"after_{kind}"} for kind, ref in after.items() if kind != "original"]
     where = _where(ticket)
     seen = f"{present_frames}/{frames} frames" if method == "camera" else ""
     span = _span(window)
     if outcome == "still_present":
-        fresh = [after[k] for k in ("annotated", "raw") if k in after]
+        fresh = [after[k] for k in ("annotated", "raw", "crop", "original") if k in after]
         ticket.evidence = fresh
         if detections is not None:
             ticket.detections = detections
@@ -152,7 +151,9 @@ def _beside(store, before: dict | None, after_bytes: bytes | None) -> dict | Non
     except Exception:  # the before image is gone from the store: verify anyway, without the pair
         log.warning("before image not in the store; no side-by-side image", extra={"key": before.get("object_key")})
         return None
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
+
+    from gridsight.evidence import font
 
     try:
         a = Image.open(io.BytesIO(before_bytes)).convert("RGB")
@@ -168,24 +169,14 @@ def _beside(store, before: dict | None, after_bytes: bytes | None) -> dict | Non
     out.paste(b, (a.width + gap, 0))
     draw = ImageDraw.Draw(out)
     size = max(14, h // 22)
-    font = _font(ImageFont, size)
     for x, label in ((0, "BEFORE 处理前"), (a.width + gap, "AFTER 处理后")):
-        box = draw.textbbox((0, 0), label, font=font)
+        box = draw.textbbox((0, 0), label, font=font(size))
         y = h - (box[3] - box[1]) - 18
         draw.rectangle([x, y - 6, x + box[2] + 16, h], fill=(0, 0, 0))
-        draw.text((x + 8, y - 4), label, font=font, fill=(255, 255, 255))
+        draw.text((x + 8, y - 4), label, font=font(size), fill=(255, 255, 255))
     buf = io.BytesIO()
     out.save(buf, "JPEG", quality=88)
     return {**store_evidence(store, buf.getvalue(), "image/jpeg", "before_after")}
-
-
-def _font(ImageFont, size: int):
-    for path in FONTS:
-        try:
-            return ImageFont.truetype(path, size)
-        except OSError:
-            continue
-    return ImageFont.load_default()
 
 
 def pending_camera_checks(session: Session, cameras: list[str] | None = None, limit: int = 100,

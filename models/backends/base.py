@@ -55,8 +55,9 @@ class Detector(ABC):
                 f"imgsz={self.imgsz}, batch={self.batch}, source={self.source!r})")
 
     # --- the interface ----------------------------------------------------
-    def detect(self, frames: Sequence[np.ndarray]) -> list[Detections]:
-        """One Detections per frame (BGR uint8 HxWx3, any sizes), in order."""
+    def detect(self, frames: Sequence[np.ndarray], conf: float | None = None) -> list[Detections]:
+        """One Detections per frame (BGR uint8 HxWx3, any sizes), in order; ``conf``: a confidence
+        threshold for this call instead of the detector's."""
         frames = list(frames)
         for f in frames:
             check_frame(f)
@@ -64,7 +65,7 @@ class Detector(ABC):
             return []
         out: list[Detections] = []
         for lb, raw in self._run(self._chunks(frames)):
-            out.extend(self._detections(raw, lb))
+            out.extend(self._detections(raw, lb, self.conf if conf is None else conf))
         return out
 
     def warmup(self, n: int = 2) -> None:
@@ -106,10 +107,10 @@ class Detector(ABC):
         for i in range(0, len(frames), self.batch):
             yield frames[i:i + self.batch]
 
-    def _detections(self, raw: np.ndarray, lb: Letterboxed) -> list[Detections]:
+    def _detections(self, raw: np.ndarray, lb: Letterboxed, conf: float) -> list[Detections]:
         out = []
         for i in range(len(lb.shapes)):
-            xyxy, scores, cls = boxes_from_head(raw[i], self.conf, self.iou, self.class_filter, self.max_det)
+            xyxy, scores, cls = boxes_from_head(raw[i], conf, self.iou, self.class_filter, self.max_det)
             if len(scores) == 0:
                 out.append(Detections.empty(self.names))
                 continue

@@ -135,15 +135,16 @@ class OpenVINODetector(Detector):
         return (x.shape[1], x.shape[2]) if self.rect else None
 
     def _done(self, request, userdata) -> None:
-        lb, start, _ = userdata  # the input array stays referenced until its request is done
+        lb, start, _, conf = userdata  # the input array stays referenced until its request is done
         try:
             raw = request.get_output_tensor(0).data
-            self._results[start:start + len(lb.shapes)] = self._detections(raw, lb)
+            self._results[start:start + len(lb.shapes)] = self._detections(raw, lb, conf)
         except BaseException as exc:  # surfaced by detect()
             self._error = exc
 
-    def detect(self, frames: Sequence[np.ndarray]) -> list[Detections]:
+    def detect(self, frames: Sequence[np.ndarray], conf: float | None = None) -> list[Detections]:
         frames = list(frames)
+        conf = self.conf if conf is None else conf
         for f in frames:
             check_frame(f)
         self._results = [None] * len(frames)
@@ -156,7 +157,7 @@ class OpenVINODetector(Detector):
             queue = self._queue(self._shape_key(x))
             if queue not in used:
                 used.append(queue)
-            queue.start_async({0: x}, (lb, start, x), share_inputs=True)
+            queue.start_async({0: x}, (lb, start, x, conf), share_inputs=True)
         for queue in used:
             queue.wait_all()
         if self._error is not None:

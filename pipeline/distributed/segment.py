@@ -121,10 +121,11 @@ class SegmentRunner:
     detector through the batching scheduler, tracker, rules, incidents) and collects records."""
 
     def __init__(self, detector, rules: dict, *, language: str = "en+zh", progress_every: int = 25) -> None:
+        from pipeline.processing import privacy_threshold
         from pipeline.scheduler import BatchScheduler
 
         self.detector = detector
-        self.scheduler = BatchScheduler(detector)
+        self.scheduler = BatchScheduler(detector, **privacy_threshold(detector))
         self.rules = rules
         self.language = language
         self.progress_every = progress_every
@@ -136,6 +137,7 @@ class SegmentRunner:
             on_progress: Callable[[int], None] | None = None,
             should_stop: Callable[[], bool] | None = None, gate: bool = True) -> dict:
         from pipeline.cameras import Camera
+        from gridsight.settings import get_settings
         from pipeline.processing import CameraProcessor
         from pipeline.zones import parse_zones
 
@@ -148,7 +150,9 @@ class SegmentRunner:
         events = []
         started = time.perf_counter()
         proc = CameraProcessor(cam, source, self.scheduler, self.rules, self.detector.names,
-                               lambda _c, evs: events.extend(evs), gate=gate).start()
+                               lambda _c, evs: events.extend(evs), gate=gate,
+                               min_score=getattr(self.detector, "conf", 0.0),
+                               privacy_window_s=get_settings().privacy_window_s).start()
         proc.join()
         if proc.stats.error:
             if "FootageError" in proc.stats.error or "no such file" in proc.stats.error:

@@ -91,8 +91,24 @@ def db_url(request):
     return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
 
 
-def wipe(engine) -> None:
-    """Empty every table (the schema stays)."""
+def wipe(engine, attempts: int = 5) -> None:
+    """Empty every table (the schema stays).
+
+    On PostgreSQL, TRUNCATE takes exclusive locks table by table while the app's own background
+    threads (escalation, push) may be reading: the server then breaks the deadlock by aborting one
+    side. When that side is ours, the wipe is simply tried again.
+    """
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(attempts):
+        try:
+            return _wipe_once(engine)
+        except OperationalError as e:
+            if "deadlock" not in str(e).lower() or attempt == attempts - 1:
+                raise
+
+
+def _wipe_once(engine) -> None:
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)

@@ -63,6 +63,14 @@ class Api:
         return r.json()
 
 
+@pytest.fixture(scope="session")
+def detector():
+    """The shipped model (models/weights), as the app loads it: people for the public image's blur."""
+    from models.detector import load_detector
+
+    return load_detector()
+
+
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 
 

@@ -167,7 +167,7 @@ def test_fire_lane_ticket_reopened_by_the_camera_then_verified(api, detector, is
     before_key = next(e["object_key"] for e in verified["evidence"] if e["kind"] == "annotated")
     assert images["before"]["object_key"] == before_key  # the camera's fresh evidence from the reopen
     pair = Image.open(io.BytesIO(api.call("GET", images["before_after"]["url"], "viewer").content))
-    assert pair.size == (768 + 8 + 768, 576)
+    assert pair.size == (768 + 8 + 768, 576 + 36)  # the annotated frames: 576 rows under a 36-row header
     after = np.asarray(Image.open(io.BytesIO(api.call("GET", images["after_raw"]["url"], "viewer").content)))
     x, y = 60, 500 - street.bus.shape[0]
     region = (slice(y, 500), slice(x, x + street.bus.shape[1]))

@@ -8,8 +8,11 @@ import io
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 from PIL import Image
+
+from tests.evidence.blur import unblurred
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 
@@ -89,7 +92,10 @@ def test_after_photo_reopens_then_verifies(api, detector, bus_jpg, empty_street)
     assert out["ticket"]["status"] == "reopened" and out["ticket"]["reopen_count"] == 1
     assert out["ticket"]["evidence"] != first_evidence
     raw = api.call("GET", f"/api/v1/tickets/{tid}/evidence?kind=raw", "viewer")
-    assert raw.content == still
+    shown = cv2.imdecode(np.frombuffer(raw.content, np.uint8), cv2.IMREAD_COLOR)
+    people = [d["box"] for d in out["detections"] if d["class_name"] == "person"]
+    assert people and unblurred(cv2.imdecode(np.frombuffer(still, np.uint8), cv2.IMREAD_COLOR), shown, people) == []
+    assert {e["kind"] for e in out["ticket"]["evidence"]} == {"annotated", "raw", "crop"}
     last = api.call("GET", f"/api/v1/tickets/{tid}/history", "viewer").json()[-1]
     assert (last["actor"], last["action"]) == ("handler", "reopen") and "still shows bus" in last["note"]
 
@@ -103,14 +109,15 @@ def test_after_photo_reopens_then_verifies(api, detector, bus_jpg, empty_street)
     assert not seen & {"bus", "car", "truck", "motorcycle"}  # what remains (people, ...) does not block a no-parking zone
     assert out["ticket"]["status"] == "verified"
     images = {i["kind"]: i for i in out["verification"]["images"]}
-    assert set(images) == {"before", "after_raw", "after_annotated", "before_after"}
+    assert set(images) == {"before", "after_raw", "after_annotated", "after_crop", "before_after"}
     pair = api.call("GET", images["before_after"]["url"], "viewer")
     before = Image.open(io.BytesIO(api.gs.store.get(images["before"]["object_key"])))
-    after = Image.open(io.BytesIO(empty_street))
+    after = Image.open(io.BytesIO(api.gs.store.get(images["after_annotated"]["object_key"])))
     w, h = Image.open(io.BytesIO(pair.content)).size
     assert h == min(720, max(before.height, after.height))
     assert abs(w - (round(before.width * h / before.height) + 8 + round(after.width * h / after.height))) <= 1
-    assert api.call("GET", images["after_raw"]["url"], "viewer").content == empty_street
+    raw_after = Image.open(io.BytesIO(api.call("GET", images["after_raw"]["url"], "viewer").content))
+    assert raw_after.size == Image.open(io.BytesIO(empty_street)).size  # the photo, people blurred
     kinds = [(v["method"], v["outcome"], v["applied"]) for v in
              api.call("GET", f"/api/v1/tickets/{tid}/verifications", "viewer").json()]
     assert kinds == [("photo", "still_present", "reopen"), ("photo", "gone", "verify")]

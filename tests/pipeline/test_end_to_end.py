@@ -80,7 +80,7 @@ def test_footage_to_exactly_the_expected_ticket(tmp_path, ticket_api, shared_dat
     assert (t["issue_type"], t["camera_id"], t["zone_id"]) == ("illegal_parking", "e2e-cam", "lawn")
     assert t["incident_state"] == "open"  # it came back and is still there at the end
     assert t["seq"] >= 3  # open, close, open (and maybe better-evidence updates)
-    assert {e["kind"] for e in t["evidence"]} == {"annotated", "raw"}
+    assert {e["kind"] for e in t["evidence"]} == {"annotated", "raw", "crop"}  # the crop: made by the service
     assert [d["class_name"] for d in t["detections"]] == ["bus"]
     assert t["score"] > 0.5
     assert t["address"] == "Lawn, 1 North-west Rd"
