@@ -25,6 +25,7 @@ from api.auth import Authenticator, hash_secret, issue_credential
 from api.db.engine import make_engine, make_sessionmaker
 from api.db.migrate import upgrade
 from api.db.models import ApiKey, User
+from api.openapi import document
 from api.services.clock import Clock
 from api.services.errors import Conflict, Invalid, ServiceError
 from api.services.escalation import escalate_overdue
@@ -42,14 +43,23 @@ OPTIONAL_ROUTERS = ("geo", "open311", "metrics", "objects", "docs_ui", "jobs", "
 MAX_UPLOAD_FILES = 8
 PIPELINE_USER = "pipeline"
 
-TAGS = [
+TAGS = [  # the docs UI's order: an operator's daily work first
+    {"name": "review", "description": "Review detections: confirm, or reject with a reason (a false positive mutes its "
+                                      "camera, zone and type); mutes; reviewed detections for training."},
+    {"name": "lifecycle", "description": "Move a ticket on: dispatch, start, resolve, verify, close, reopen; reject or "
+                                         "mark duplicate. Each answers the ticket; 409 lists what its status allows."},
+    {"name": "tickets", "description": "List and read tickets, their history, feedback and evidence; the map "
+                                       "(GeoJSON)."},
+    {"name": "verification", "description": "Was the fix real? Camera checks, \"after\" photos, before/after images."},
+    {"name": "stats", "description": "Counts, handling times, SLA compliance, reopen and false-positive rates."},
+    {"name": "reports", "description": "The evaluation report per department or grid and period (JSON, chart)."},
     {"name": "incidents", "description": "The pipeline's door: incidents in, one ticket per incident key."},
     {"name": "detect", "description": "Upload images: detections, and the incidents and tickets they make."},
-    {"name": "tickets", "description": "List, read, move through the lifecycle, feed back, see the evidence."},
-    {"name": "stats", "description": "Counts, handling times, SLA compliance, reopen and false-positive rates."},
-    {"name": "admin", "description": "Cameras, zones, grids, departments, users, keys, escalation."},
+    {"name": "jobs", "description": "Archived footage reprocessed by the worker cluster."},
+    {"name": "admin", "description": "Cameras, zones, grids, departments, users, keys, webhooks, escalation."},
+    {"name": "open311", "description": "Open311 GeoReport v2 for civic clients (JSON or XML)."},
     {"name": "auth", "description": "OAuth2 password flow for bearer tokens (the Authorize button)."},
-    {"name": "health", "description": "Liveness and readiness."},
+    {"name": "health", "description": "Liveness, readiness and metrics."},
 ]
 
 
@@ -103,7 +113,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.state.gs = gs
     app.state.auth = gs.auth = Authenticator(sessions, clock)
     _add_error_handlers(app)
-    _document_models(app)
+    document(app)
     for name in ROUTERS:
         app.include_router(importlib.import_module(f"api.routers.{name}").router)
     for name in OPTIONAL_ROUTERS:
@@ -163,26 +173,6 @@ def _escalation_loop(gs: ServiceState, stop: threading.Event) -> None:
                 gs.grids = load_grid_index(session)
         except Exception:
             log.warning("escalation run failed", exc_info=True)
-
-
-def _document_models(app: FastAPI) -> None:
-    """Bodies parsed by hand (JSON or multipart, e.g. the incident) still appear in the schema."""
-    from api.schemas.incidents import IncidentIn
-
-    build = app.openapi
-
-    def openapi() -> dict:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = build()
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        doc = IncidentIn.model_json_schema(ref_template="#/components/schemas/{model}")
-        for name, sub in doc.pop("$defs", {}).items():
-            components.setdefault(name, sub)
-        components.setdefault("IncidentIn", doc)
-        return schema
-
-    app.openapi = openapi
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -12,7 +12,25 @@ from sqlalchemy.orm import Session
 
 from api.auth import Principal, check_role_scope, hash_password, issue_credential, require
 from api.db.models import SEVERITIES, ApiKey, Camera, Department, Grid, User, Zone
-from api.schemas.admin import CameraIn, DepartmentIn, GridIn, KeyIn, UserIn, UserPatch, ZoneIn
+from api.schemas.admin import (
+    CameraIn,
+    CameraOut,
+    CameraWithZones,
+    DepartmentIn,
+    DepartmentOut,
+    Escalated,
+    GridIn,
+    GridOut,
+    IssueTypeOut,
+    KeyCreated,
+    KeyIn,
+    KeyOut,
+    UserIn,
+    UserOut,
+    UserPatch,
+    ZoneIn,
+    ZoneOut,
+)
 from api.services.errors import Conflict, Invalid, NotFound
 from api.services.escalation import escalate_overdue
 from api.services.notify import commit
@@ -47,7 +65,8 @@ def _get(session: Session, model, key, what: str):
 
 # --- cameras and zones ------------------------------------------------------------------------
 
-@router.get("/cameras", summary="Cameras with their zones (never the stream URLs)")
+@router.get("/cameras", response_model=list[CameraWithZones],
+            summary="Cameras with their zones (never the stream URLs)")
 def cameras(session: DB, principal: Principal = READ) -> list[dict]:
     zones: dict[str, list] = {}
     for z in session.scalars(select(Zone).order_by(Zone.camera_id, Zone.id)):
@@ -55,13 +74,14 @@ def cameras(session: DB, principal: Principal = READ) -> list[dict]:
     return [camera_to_dict(c, zones.get(c.id, [])) for c in session.scalars(select(Camera).order_by(Camera.id))]
 
 
-@router.get("/cameras/{camera_id}", summary="One camera with its zones")
+@router.get("/cameras/{camera_id}", response_model=CameraWithZones, summary="One camera with its zones")
 def camera(camera_id: Id, session: DB, principal: Principal = READ) -> dict:
     cam = _get(session, Camera, camera_id, "camera")
     return camera_to_dict(cam, list(session.scalars(select(Zone).where(Zone.camera_id == cam.id).order_by(Zone.id))))
 
 
-@router.put("/cameras/{camera_id}", summary="Create or replace a camera (zones are managed separately)")
+@router.put("/cameras/{camera_id}", response_model=CameraOut,
+            summary="Create or replace a camera (zones are managed separately)")
 def put_camera(camera_id: Id, body: CameraIn, session: DB, gs: GS, principal: Principal = ADMIN) -> dict:
     spec = {"id": camera_id, "name": body.name or camera_id, "url": body.url, "enabled": body.enabled,
             "location": body.location.model_dump() if body.location else None, **body.options}
@@ -77,13 +97,13 @@ def delete_camera(camera_id: Id, session: DB, principal: Principal = ADMIN) -> R
     return Response(status_code=204)
 
 
-@router.get("/cameras/{camera_id}/zones", summary="A camera's zones")
+@router.get("/cameras/{camera_id}/zones", response_model=list[ZoneOut], summary="A camera's zones")
 def zones(camera_id: Id, session: DB, principal: Principal = READ) -> list[dict]:
     _get(session, Camera, camera_id, "camera")
     return [zone_to_dict(z) for z in session.scalars(select(Zone).where(Zone.camera_id == camera_id).order_by(Zone.id))]
 
 
-@router.put("/cameras/{camera_id}/zones/{zone_id}", summary="Create or replace a zone")
+@router.put("/cameras/{camera_id}/zones/{zone_id}", response_model=ZoneOut, summary="Create or replace a zone")
 def put_zone(camera_id: Id, zone_id: Id, body: ZoneIn, session: DB, principal: Principal = ADMIN) -> dict:
     _get(session, Camera, camera_id, "camera")
     try:
@@ -104,7 +124,8 @@ def delete_zone(camera_id: Id, zone_id: Id, session: DB, principal: Principal = 
 
 # --- issue types, grids and departments -------------------------------------------------------
 
-@router.get("/issue-types", summary="Issue types: category code, English and Chinese names, routing, SLA")
+@router.get("/issue-types", response_model=list[IssueTypeOut],
+            summary="Issue types: category code, English and Chinese names, routing, SLA")
 def issue_types(gs: GS, principal: Principal = READ) -> list[dict]:
     rules = gs.rules
     return [{"key": t.key, "category_code": t.category, "name_en": t.name_en, "name_zh": t.name_zh,
@@ -114,17 +135,18 @@ def issue_types(gs: GS, principal: Principal = READ) -> list[dict]:
             for t in rules.issue_types.values()]
 
 
-@router.get("/grids", summary="City-management grids ([lat, lon] polygons)")
+@router.get("/grids", response_model=list[GridOut], summary="City-management grids ([lat, lon] polygons)")
 def grids(session: DB, principal: Principal = READ) -> list[dict]:
     return [grid_to_dict(g) for g in session.scalars(select(Grid).order_by(Grid.id))]
 
 
-@router.get("/grids/{grid_id}", summary="One grid")
+@router.get("/grids/{grid_id}", response_model=GridOut, summary="One grid")
 def grid(grid_id: Id, session: DB, principal: Principal = READ) -> dict:
     return grid_to_dict(_get(session, Grid, grid_id, "grid"))
 
 
-@router.put("/grids/{grid_id}", summary="Create or replace a grid (new tickets are routed by it at once)")
+@router.put("/grids/{grid_id}", response_model=GridOut,
+            summary="Create or replace a grid (new tickets are routed by it at once)")
 def put_grid(grid_id: Id, body: GridIn, session: DB, gs: GS, principal: Principal = ADMIN) -> dict:
     try:
         g = upsert_grid(session, grid_id, body.name, body.polygon)
@@ -147,12 +169,12 @@ def delete_grid(grid_id: Id, session: DB, gs: GS, principal: Principal = ADMIN) 
     return Response(status_code=204)
 
 
-@router.get("/departments", summary="Departments that handle tickets")
+@router.get("/departments", response_model=list[DepartmentOut], summary="Departments that handle tickets")
 def departments(session: DB, principal: Principal = READ) -> list[dict]:
     return [department_to_dict(d) for d in session.scalars(select(Department).order_by(Department.id))]
 
 
-@router.put("/departments/{department_id}", summary="Create or rename a department")
+@router.put("/departments/{department_id}", response_model=DepartmentOut, summary="Create or rename a department")
 def put_department(department_id: Id, body: DepartmentIn, session: DB, principal: Principal = ADMIN) -> dict:
     d = upsert_department(session, department_id, body.name_en, body.name_zh)
     commit(session)
@@ -189,12 +211,12 @@ def _check_user(session: Session, role: str, department_id: str | None, grid_id:
         raise Invalid(("body", "grid_id"), f"no grid {grid_id!r}")
 
 
-@router.get("/admin/users", summary="Users")
+@router.get("/admin/users", response_model=list[UserOut], summary="Users")
 def users(session: DB, principal: Principal = ADMIN) -> list[dict]:
     return [user_to_dict(u) for u in session.scalars(select(User).order_by(User.id))]
 
 
-@router.post("/admin/users", status_code=201, summary="Create a user")
+@router.post("/admin/users", response_model=UserOut, status_code=201, summary="Create a user")
 def create_user(body: UserIn, session: DB, gs: GS, principal: Principal = ADMIN) -> dict:
     _check_user(session, body.role, body.department_id, body.grid_id)
     if session.scalar(select(User.id).where(User.username == body.username)) is not None:
@@ -207,12 +229,12 @@ def create_user(body: UserIn, session: DB, gs: GS, principal: Principal = ADMIN)
     return user_to_dict(u)
 
 
-@router.get("/admin/users/{user_id}", summary="One user")
+@router.get("/admin/users/{user_id}", response_model=UserOut, summary="One user")
 def user(user_id: int, session: DB, principal: Principal = ADMIN) -> dict:
     return user_to_dict(_get(session, User, user_id, "user"))
 
 
-@router.patch("/admin/users/{user_id}", summary="Change a user (role, scope, password, active)")
+@router.patch("/admin/users/{user_id}", response_model=UserOut, summary="Change a user (role, scope, password, active)")
 def patch_user(user_id: int, body: UserPatch, session: DB, gs: GS, principal: Principal = ADMIN) -> dict:
     u = _get(session, User, user_id, "user")
     changes = body.model_dump(exclude_unset=True)
@@ -232,12 +254,13 @@ def key_to_dict(k: ApiKey) -> dict:
             "created_at": iso(k.created_at), "expires_at": iso(k.expires_at), "revoked_at": iso(k.revoked_at)}
 
 
-@router.get("/admin/keys", summary="API keys and tokens (never their secrets)")
+@router.get("/admin/keys", response_model=list[KeyOut], summary="API keys and tokens (never their secrets)")
 def keys(session: DB, principal: Principal = ADMIN) -> list[dict]:
     return [key_to_dict(k) for k in session.scalars(select(ApiKey).order_by(ApiKey.id))]
 
 
-@router.post("/admin/keys", status_code=201, summary="Create an API key (the secret is shown once)")
+@router.post("/admin/keys", response_model=KeyCreated, status_code=201,
+             summary="Create an API key (the secret is shown once)")
 def create_key(body: KeyIn, session: DB, gs: GS, principal: Principal = ADMIN) -> dict:
     u = session.get(User, body.user_id)
     if u is None:
@@ -258,7 +281,8 @@ def revoke_key(key_id: int, session: DB, gs: GS, principal: Principal = ADMIN) -
     return Response(status_code=204)
 
 
-@router.post("/admin/escalate", summary="Escalate overdue open tickets now (also runs periodically)")
+@router.post("/admin/escalate", response_model=Escalated,
+             summary="Escalate overdue open tickets now (also runs periodically)")
 def escalate(session: DB, gs: GS, principal: Principal = require("escalate")) -> dict:
     tickets = escalate_overdue(session, gs.clock.now())
     numbers = [t.number for t in tickets]

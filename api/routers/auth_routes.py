@@ -11,12 +11,13 @@ from sqlalchemy.orm import Session
 
 from api.auth import TOKEN_TTL, Principal, current_principal, issue_credential, verify_password
 from api.db.models import User
+from api.schemas.service import Me, Token
 from api.state import db_session
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
-@router.post("/token", summary="Exchange username and password for a bearer token")
+@router.post("/token", response_model=Token, summary="Exchange username and password for a bearer token")
 def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()],
           session: Session = Depends(db_session)) -> dict:
     gs = request.app.state.gs
@@ -28,7 +29,7 @@ def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()
     return {"access_token": secret, "token_type": "bearer", "expires_in": int(TOKEN_TTL.total_seconds())}
 
 
-@router.get("/me", summary="Who the credentials belong to")
+@router.get("/me", response_model=Me, summary="Who the credentials belong to")
 def me(principal: Principal = Depends(current_principal)) -> dict:
     return {"user_id": principal.user_id, "username": principal.username, "role": principal.role,
             "department_id": principal.department_id, "grid_id": principal.grid_id}

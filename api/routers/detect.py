@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from api.auth import Principal, require
 from api.db.models import Camera, Zone
+from api.schemas.detect import DetectAnswer
 from api.schemas.incidents import DetectionIn, EvidenceRef, IncidentIn, Location
 from api.services.errors import Invalid
 from api.services.evidence import decode_bgr, read_image, store_picture_evidence
@@ -21,7 +22,8 @@ router = APIRouter(prefix="/api/v1", tags=["detect"])
 MAX_FILES = 8
 
 
-@router.post("/detect", summary="Detect objects in uploaded images; make incidents and tickets",
+@router.post("/detect", response_model=DetectAnswer,
+             summary="Detect objects in uploaded images; make incidents and tickets",
              responses={413: {"description": "a file is over the byte or pixel limit"},
                         422: {"description": "not an image (content is sniffed), bad field"},
                         503: {"description": "no detector model could be loaded"}})

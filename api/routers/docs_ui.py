@@ -5,6 +5,10 @@ internet access (or a browser started with networking off) never reaches. This r
 the Swagger UI 5 (and ReDoc) bundles shipped in the pinned ``fastapi-offline`` wheel under
 ``/static-offline-docs/`` and a ``/docs`` page that uses it (OpenAPI 3.1, OAuth2 Authorize
 included) and ``/redoc``; at start-up its lifespan drops FastAPI's CDN pages so these answer.
+
+The Authorize dialog's credentials persist across reloads (``persistAuthorization``: Swagger UI
+keeps them in the browser's local storage, for this origin, until Logout); a filter box finds
+operations by tag.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 
 STATIC_URL = "/static-offline-docs"
+SWAGGER_UI = {"persistAuthorization": True, "filter": True, "displayRequestDuration": True}
 ASSETS = {"swagger-ui-bundle.js": "application/javascript", "swagger-ui.css": "text/css",
           "redoc.standalone.js": "application/javascript", "favicon.png": "image/png"}
 
@@ -57,7 +62,7 @@ async def docs_page(request: Request) -> HTMLResponse:
         swagger_js_url=f"{root}{STATIC_URL}/swagger-ui-bundle.js",
         swagger_css_url=f"{root}{STATIC_URL}/swagger-ui.css",
         swagger_favicon_url=f"{root}{STATIC_URL}/favicon.png",
-        swagger_ui_parameters=app.swagger_ui_parameters,
+        swagger_ui_parameters={**SWAGGER_UI, **(app.swagger_ui_parameters or {})},
         init_oauth=app.swagger_ui_init_oauth,
     )
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from api.auth import Principal, require
 from api.db.models import OPEN_STATUSES, Ticket, ticket_number
+from api.schemas.geo import EXAMPLE, GeoJSONResponse, TicketMap
 from api.schemas.tickets import ticket_filters
 from api.services.tickets import API, TicketFilters, evidence_url, filter_tickets, iso
 
@@ -25,14 +26,6 @@ COLUMNS = (Ticket.id, Ticket.created_at, Ticket.issue_type, Ticket.category_code
            Ticket.name_zh, Ticket.severity, Ticket.status, Ticket.grid_id, Ticket.department_id,
            Ticket.camera_id, Ticket.overdue, Ticket.lat, Ticket.lon, Ticket.address, Ticket.evidence,
            Ticket.updated_at)
-
-_EXAMPLE = {"type": "FeatureCollection", "features": [{
-    "type": "Feature", "id": "GS-2026-000123", "geometry": {"type": "Point", "coordinates": [121.47, 31.235]},
-    "properties": {"number": "GS-2026-000123", "ticket_id": 123, "issue_type": "illegal_parking",
-                   "name_en": "Illegal parking", "name_zh": "机动车乱停放", "severity": "medium",
-                   "status": "dispatched", "grid_id": "g-01", "url": "/api/v1/tickets/123",
-                   "evidence_url": "/api/v1/tickets/123/evidence?kind=annotated"}}],
-    "truncated": False}
 
 
 def feature(row) -> dict:
@@ -67,8 +60,8 @@ def collect(session, f: TicketFilters, principal: Principal, limit: int) -> dict
 
 
 @router.get("/tickets.geojson", summary="Map of tickets as GeoJSON (same filters as the list)",
-            response_class=JSONResponse,
-            responses={200: {"content": {"application/geo+json": {"example": _EXAMPLE}},
+            response_class=GeoJSONResponse, response_model=TicketMap,
+            responses={200: {"content": {"application/geo+json": {"example": EXAMPLE}},
                              "description": "a FeatureCollection; `truncated` is true when `limit` cut it"}})
 async def tickets_geojson(request: Request, f: TicketFilters = Depends(ticket_filters),
                           limit: int = Query(2000, ge=1, le=MAX_FEATURES, description="most features returned, newest first"),

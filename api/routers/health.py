@@ -6,16 +6,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from api.schemas.service import Health, Readiness
+
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="Liveness: the process answers")
+@router.get("/healthz", response_model=Health, summary="Liveness: the process answers")
 def healthz() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: database and object store reachable",
-            responses={503: {"description": "a dependency is down; the body says which and why"}})
+@router.get("/readyz", response_model=Readiness, summary="Readiness: database and object store reachable",
+            responses={503: {"model": Readiness, "description": "a dependency is down; the body says which and why"}})
 def readyz(request: Request):
     gs = request.app.state.gs
     checks: dict[str, str] = {}

@@ -46,6 +46,17 @@ from api.db.models import DONE_STATUSES, OPEN_STATUSES, Department, Ticket, Tick
 from api.db.open311 import Reporter
 from api.routers.open311_format import Open311Error, Open311Route, check_format, respond
 from api.schemas.incidents import DetectionIn, EvidenceRef, IncidentIn
+from api.schemas.open311 import (
+    REQUEST_FORM,
+    Discovery,
+    PublicLink,
+    ReporterOut,
+    RequestFiled,
+    Service,
+    ServiceDefinition,
+    ServiceRequest,
+    documented,
+)
 from api.services.errors import NotFound, ServiceError
 from api.services.evidence import read_image
 from api.services.incidents import ingest_incident
@@ -59,7 +70,7 @@ BASE = "/open311/v2"
 SPEC = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-12-03T00:00:00Z"
 router = APIRouter(tags=["open311"], route_class=Open311Route)
-staff = APIRouter(prefix="/api/v1/tickets", tags=["open311"])  # the ticket API's usual errors
+staff = APIRouter(prefix="/api/v1/tickets")  # the ticket API's usual errors; tagged open311 by `router`
 CLOSED_STATUSES = (*DONE_STATUSES, "rejected", "duplicate")
 REPORT_ACTION = "open311_report"
 MAX_PAGE = 1000
@@ -180,13 +191,16 @@ def _discovery(request: Request) -> dict:
                            "type": "production", "formats": ["application/json", "text/xml"]}]}
 
 
-@router.get("/open311/discovery.{fmt}", summary="Open311 service discovery (where GeoReport v2 lives)")
-@router.get(BASE + "/discovery.{fmt}", summary="Open311 service discovery, where clients also look for it")
+@router.get("/open311/discovery.{fmt}", response_model=Discovery, responses=documented(),
+            summary="Open311 service discovery (where GeoReport v2 lives)")
+@router.get(BASE + "/discovery.{fmt}", response_model=Discovery, responses=documented(),
+            summary="Open311 service discovery, where clients also look for it")
 async def discovery(request: Request, fmt: str) -> Response:
     return await _run(fmt, lambda: respond(_discovery(request), fmt, "discovery"))
 
 
-@router.get(BASE + "/services.{fmt}", summary="Open311 service list: one service per issue type (json or xml)")
+@router.get(BASE + "/services.{fmt}", response_model=list[Service], responses=documented(),
+            summary="Open311 service list: one service per issue type (json or xml)")
 async def services(request: Request, fmt: str) -> Response:
     rules = request.app.state.gs.rules
     return await _run(fmt, lambda: respond(_services(rules), fmt, "services"))
@@ -199,7 +213,8 @@ def _services(rules) -> list[dict]:
             for t in rules.issue_types.values()]
 
 
-@router.get(BASE + "/services/{service_code}.{fmt}", summary="Open311 service definition (no extra attributes)")
+@router.get(BASE + "/services/{service_code}.{fmt}", response_model=ServiceDefinition, responses=documented(),
+            summary="Open311 service definition (no extra attributes)")
 async def service_definition(request: Request, service_code: str, fmt: str) -> Response:
     def run():
         if service_code not in request.app.state.gs.rules.issue_types:
@@ -209,7 +224,8 @@ async def service_definition(request: Request, service_code: str, fmt: str) -> R
     return await _run(fmt, run)
 
 
-@router.get(BASE + "/requests.{fmt}", summary="Open311 service requests (tickets; json or xml; no key: public ones)")
+@router.get(BASE + "/requests.{fmt}", response_model=list[ServiceRequest], responses=documented(),
+            summary="Open311 service requests (tickets; json or xml; no key: public ones)")
 async def list_requests(request: Request, fmt: str, api_key: str | None = None, service_request_id: str | None = None,
                         service_code: str | None = None, start_date: str | None = None,
                         end_date: str | None = None, status: str | None = None,
@@ -269,7 +285,8 @@ def _visible(gs: ServiceState, session, ref: str, principal: Principal | None) -
     return t if principal is not None or is_public(gs.settings, t.issue_type, t.source) else None
 
 
-@router.get(BASE + "/requests/{service_request_id}.{fmt}", summary="One Open311 service request (json or xml)")
+@router.get(BASE + "/requests/{service_request_id}.{fmt}", response_model=list[ServiceRequest],
+            responses=documented(), summary="One Open311 service request (json or xml)")
 async def get_request(request: Request, service_request_id: str, fmt: str, api_key: str | None = None,
                       jurisdiction_id: str | None = None):
     gs: ServiceState = request.app.state.gs
@@ -295,7 +312,8 @@ async def public_media(request: Request, token: str) -> Response:
 
 
 @router.post(BASE + "/requests.{fmt}", summary="File an Open311 service request (form fields, optional media "
-                                               "photo; json or xml answer)", status_code=201)
+                                               "photo; json or xml answer)", status_code=201,
+             response_model=list[RequestFiled], responses=documented(201), openapi_extra=REQUEST_FORM)
 async def create_request(request: Request, fmt: str) -> Response:
     gs: ServiceState = request.app.state.gs
     check_format(fmt)
@@ -363,7 +381,8 @@ def _location(fields: dict) -> dict:
 
 # --- staff: the reporter's contact, the public link (the ticket API's errors) ---------------------
 
-@staff.get("/{ref}/reporter", summary="Who filed an Open311 request: name, e-mail, phone, description (private)",
+@staff.get("/{ref}/reporter", response_model=ReporterOut,
+           summary="Who filed an Open311 request: name, e-mail, phone, description (private)",
            responses={404: {"description": "no such ticket, or it was not filed with contact fields"}})
 def reporter(ref: str, request: Request, principal: Principal = require("reporter.read")) -> dict:
     with request.app.state.gs.sessions() as session:
@@ -385,12 +404,14 @@ def _link(request: Request, ref: str, principal: Principal, revoke: bool) -> dic
                 "media_url": None if revoke else _base(request) + MEDIA_PATH.format(token=row.token)}
 
 
-@staff.post("/{ref}/public-media/revoke", summary="Withdraw the public image of a ticket (its link stops working)")
+@staff.post("/{ref}/public-media/revoke", response_model=PublicLink,
+            summary="Withdraw the public image of a ticket (its link stops working)")
 def revoke_public_media(ref: str, request: Request, principal: Principal = require("admin")) -> dict:
     return _link(request, ref, principal, revoke=True)
 
 
-@staff.post("/{ref}/public-media/renew", summary="Give a ticket's public image a new link (the old one stops working)")
+@staff.post("/{ref}/public-media/renew", response_model=PublicLink,
+            summary="Give a ticket's public image a new link (the old one stops working)")
 def renew_public_media(ref: str, request: Request, principal: Principal = require("admin")) -> dict:
     return _link(request, ref, principal, revoke=False)
 

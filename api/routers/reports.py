@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from api.auth import Principal, require
+from api.schemas.reports import ReportOut
 from api.schemas.tickets import ticket_filters
 from api.services.reports import build_report, chart_png
 from api.services.tickets import TicketFilters
@@ -24,7 +25,7 @@ _DOC = ("Per department or grid and per period (tickets created in it): tickets,
         "rating. Filters as for the ticket list (`from`, `to`, `type`, ...); the caller's scope applies.")
 
 
-@router.get("/evaluation", summary="Evaluation report (JSON)", description=_DOC)
+@router.get("/evaluation", response_model=ReportOut, summary="Evaluation report (JSON)", description=_DOC)
 def evaluation(session: DB, filters: TicketFilters = Depends(ticket_filters), by: By = Query("department"),
                period: Period = Query("week"), principal: Principal = require("stats.read")) -> dict:
     return build_report(session, filters, principal, by=by, period=period)

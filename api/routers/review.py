@@ -9,7 +9,7 @@ from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
 from api.auth import Principal, require
-from api.schemas.loop import LiftIn, ReviewIn
+from api.schemas.loop import LiftIn, MuteOut, ReviewAnswer, ReviewedPage, ReviewIn, TicketReview
 from api.services import review as svc
 from api.services.notify import commit
 from api.services.tickets import evidence_url, get_ticket, ticket_to_dict
@@ -22,7 +22,7 @@ _RESPONSES = {409: {"description": "not allowed from the ticket's status; `allow
               404: {"description": "no such ticket or mute"}}
 
 
-@router.post("/tickets/{ref}/review", responses=_RESPONSES,
+@router.post("/tickets/{ref}/review", response_model=ReviewAnswer, responses=_RESPONSES,
              summary="Confirm or reject the ticket's detection (reject: reason; false positives mute the place)")
 def review(ref: str, body: ReviewIn, session: DB, gs: GS, principal: Principal = require("ticket.reject")) -> dict:
     ticket = get_ticket(session, ref, principal, for_update=True)
@@ -39,7 +39,7 @@ def review(ref: str, body: ReviewIn, session: DB, gs: GS, principal: Principal =
             "mute": None if muted is None else svc.mute_to_dict(muted, now)}
 
 
-@router.get("/tickets/{ref}/review", responses=_RESPONSES,
+@router.get("/tickets/{ref}/review", response_model=TicketReview, responses=_RESPONSES,
             summary="The ticket's review and the mutes made from it or covering its camera, zone and type")
 def get_review(ref: str, session: DB, gs: GS, principal: Principal = require("tickets.read")) -> dict:
     ticket = get_ticket(session, ref, principal)
@@ -49,7 +49,7 @@ def get_review(ref: str, session: DB, gs: GS, principal: Principal = require("ti
             "mutes": mutes, "muted": any(m["active"] for m in mutes)}
 
 
-@router.get("/mutes", summary="Mutes (active, expired or lifted), newest first")
+@router.get("/mutes", response_model=list[MuteOut], summary="Mutes (active, expired or lifted), newest first")
 def mutes(session: DB, gs: GS, active: bool | None = Query(None, description="true: in force now"),
           camera: str | None = Query(None, max_length=64), limit: int = Query(100, ge=1, le=1000),
           principal: Principal = require("tickets.read")) -> list[dict]:
@@ -58,7 +58,7 @@ def mutes(session: DB, gs: GS, active: bool | None = Query(None, description="tr
                                                               limit=limit)]
 
 
-@router.post("/mutes/{mute_id}/lift", responses=_RESPONSES,
+@router.post("/mutes/{mute_id}/lift", response_model=MuteOut, responses=_RESPONSES,
              summary="Lift a mute: new incidents at that camera, zone and type make tickets again")
 def lift(mute_id: int, session: DB, gs: GS, body: LiftIn | None = None,
          principal: Principal = require("ticket.reject")) -> dict:
@@ -68,7 +68,8 @@ def lift(mute_id: int, session: DB, gs: GS, body: LiftIn | None = None,
     return svc.mute_to_dict(mute, now)
 
 
-@router.get("/reviews", summary="Reviewed detections since a time, oldest first (what `gridsight dataset export` "
+@router.get("/reviews", response_model=ReviewedPage,
+            summary="Reviewed detections since a time, oldest first (what `gridsight dataset export` "
                                 "reads): verdict, reason, detections and the raw evidence frame")
 def reviews(session: DB, since: AwareDatetime = Query(..., description="reviews made at or after (ISO 8601)"),
             after_id: int = Query(0, ge=0, description="keyset paging: the last `review_id` seen"),

@@ -19,6 +19,7 @@ from api.schemas.tickets import (
     FeedbackOut,
     NoteIn,
     RejectIn,
+    TRANSITION_NOTES,
     TicketOut,
     TicketPage,
     ticket_filters,
@@ -30,14 +31,15 @@ from api.services.notify import commit
 from api.services.tickets import SORT_CHOICES, TicketFilters, get_ticket, iso, list_tickets, ticket_to_dict
 from api.state import ServiceState, db_session, state
 
-router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
+router = APIRouter(prefix="/api/v1/tickets")
+READ, LIFECYCLE = ["tickets"], ["lifecycle"]  # reading vs moving a ticket on
 MAX_PHOTOS = 6
 Sort = Literal[SORT_CHOICES]  # type: ignore[valid-type]
 DB = Annotated[Session, Depends(db_session)]
 GS = Annotated[ServiceState, Depends(state)]
 
 
-@router.get("", response_model=TicketPage, summary="List tickets (filters, sort, pagination)")
+@router.get("", tags=READ, response_model=TicketPage, summary="List tickets (filters, sort, pagination)")
 def list_(session: DB, filters: TicketFilters = Depends(ticket_filters),
           sort: Sort = Query("-created_at", description="field, `-` for descending"),
           limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=1_000_000),
@@ -48,19 +50,20 @@ def list_(session: DB, filters: TicketFilters = Depends(ticket_filters),
                              "limit": limit, "offset": offset})
 
 
-@router.get("/{ref}", response_model=TicketOut, summary="One ticket, by id or number (GS-2026-000123)")
+@router.get("/{ref}", tags=READ, response_model=TicketOut, summary="One ticket, by id or number (GS-2026-000123)")
 def get(ref: str, session: DB, principal: Principal = require("tickets.read")) -> dict:
     return ticket_to_dict(get_ticket(session, ref, principal))
 
 
-@router.get("/{ref}/history", response_model=list[EventOut], summary="Every change of the ticket, oldest first")
+@router.get("/{ref}/history", tags=READ, response_model=list[EventOut],
+            summary="Every change of the ticket, oldest first")
 def get_history(ref: str, session: DB, principal: Principal = require("tickets.read")) -> list[dict]:
     ticket = get_ticket(session, ref, principal)
     return [{"id": e.id, "at": iso(e.at), "actor": e.actor, "action": e.action, "from_status": e.from_status,
              "to_status": e.to_status, "note": e.note, "data": e.data} for e in history(session, ticket)]
 
 
-@router.get("/{ref}/feedback", response_model=list[FeedbackOut], summary="Notes, photos and ratings")
+@router.get("/{ref}/feedback", tags=READ, response_model=list[FeedbackOut], summary="Notes, photos and ratings")
 def get_feedback(ref: str, session: DB, principal: Principal = require("tickets.read")) -> list[dict]:
     ticket = get_ticket(session, ref, principal)
     return [{"id": f.id, "at": iso(f.at), "author": f.author, "role": f.role, "note": f.note, "rating": f.rating,
@@ -79,8 +82,8 @@ _RESPONSES = {409: {"description": "not allowed from the ticket's status; `allow
               404: {"description": "no such ticket"}}
 
 
-@router.post("/{ref}/dispatch", response_model=TicketOut, responses=_RESPONSES,
-             summary="new | reopened -> dispatched (department, optional assignee)")
+@router.post("/{ref}/dispatch", response_model=TicketOut, responses=_RESPONSES, tags=LIFECYCLE,
+             summary="Dispatch: new | reopened -> dispatched (department, optional assignee)")
 def dispatch(ref: str, session: DB, gs: GS, body: DispatchIn | None = None,
              principal: Principal = require("ticket.dispatch")) -> dict:
     body = body or DispatchIn()
@@ -94,30 +97,32 @@ def _simple(action: str, summary: str):
         return _act(gs, session, ref, action, principal, note=(body or NoteIn()).note)
 
     endpoint.__name__ = action
-    router.post(f"/{{ref}}/{action}", response_model=TicketOut, responses=_RESPONSES, summary=summary)(endpoint)
+    example = {"requestBody": {"content": {"application/json": {"example": {"note": TRANSITION_NOTES[action]}}}}}
+    router.post(f"/{{ref}}/{action}", response_model=TicketOut, responses=_RESPONSES, summary=summary,
+                tags=LIFECYCLE, openapi_extra=example)(endpoint)
 
 
-_simple("start", "dispatched -> in_progress")
-_simple("resolve", "in_progress -> resolved")
-_simple("verify", "resolved -> verified (the fix was checked)")
-_simple("close", "verified -> closed")
-_simple("reopen", "resolved -> reopened (still there)")
+_simple("start", "Start work: dispatched -> in_progress")
+_simple("resolve", "Resolve: in_progress -> resolved")
+_simple("verify", "Verify: resolved -> verified (the fix was checked)")
+_simple("close", "Close: verified -> closed")
+_simple("reopen", "Reopen: resolved -> reopened (still there)")
 
 
-@router.post("/{ref}/reject", response_model=TicketOut, responses=_RESPONSES,
-             summary="open -> rejected (false positive; reason required)")
+@router.post("/{ref}/reject", response_model=TicketOut, responses=_RESPONSES, tags=LIFECYCLE,
+             summary="Reject: open -> rejected (false positive; reason required; see also review)")
 def reject(ref: str, body: RejectIn, session: DB, gs: GS, principal: Principal = require("ticket.reject")) -> dict:
     return _act(gs, session, ref, "reject", principal, note=body.note, reason=body.reason)
 
 
-@router.post("/{ref}/duplicate", response_model=TicketOut, responses=_RESPONSES,
-             summary="open -> duplicate (link to the original)")
+@router.post("/{ref}/duplicate", response_model=TicketOut, responses=_RESPONSES, tags=LIFECYCLE,
+             summary="Mark duplicate: open -> duplicate (link to the original)")
 def duplicate(ref: str, body: DuplicateIn, session: DB, gs: GS,
               principal: Principal = require("ticket.duplicate")) -> dict:
     return _act(gs, session, ref, "duplicate", principal, note=body.note, duplicate_of=body.duplicate_of)
 
 
-@router.post("/{ref}/feedback", response_model=FeedbackOut, status_code=201, responses=_RESPONSES,
+@router.post("/{ref}/feedback", tags=READ, response_model=FeedbackOut, status_code=201, responses=_RESPONSES,
              summary="A note with photos (handlers), or a 1-5 rating of the handling (reporters, supervisors)")
 def feedback(ref: str, session: DB, gs: GS, note: str | None = Form(None, max_length=4000),
              rating: int | None = Form(None, ge=1, le=5),
@@ -171,7 +176,7 @@ KIND_DOC = ("annotated (default), raw (people blurred), crop (the zoomed problem
             "upload's unblurred picture: dispatchers and admins only, kept only when the setting says so)")
 
 
-@router.get("/{ref}/evidence", summary="The evidence image itself (annotated by default)",
+@router.get("/{ref}/evidence", tags=READ, summary="The evidence image itself (annotated by default)",
             response_class=Response,
             responses={200: {"content": {"image/jpeg": {}, "image/png": {}}, "description": "the image"},
                        404: {"description": "no such ticket or no such evidence"}})
@@ -186,7 +191,8 @@ def evidence(ref: str, session: DB, gs: GS, kind: EvidenceKind | None = Query(No
                     headers={"Cache-Control": "private, max-age=3600"})
 
 
-@router.get("/{ref}/evidence/url", response_model=EvidenceUrl, summary="A presigned, expiring URL of the evidence")
+@router.get("/{ref}/evidence/url", tags=READ, response_model=EvidenceUrl,
+            summary="A presigned, expiring URL of the evidence")
 def evidence_url(ref: str, session: DB, gs: GS, kind: EvidenceKind | None = Query(None, description=KIND_DOC),
                  key: str | None = Query(None, max_length=200),
                  expires_s: int = Query(3600, ge=1, le=7 * 86400),

@@ -12,7 +12,13 @@ from sqlalchemy.orm import Session
 from api.auth import Principal, require
 from api.routers.bodies import json_with_files
 from api.db.loop import Verification
-from api.schemas.loop import VerificationIn
+from api.schemas.loop import (
+    PendingCheck,
+    PhotoVerdict,
+    VerificationIn,
+    VerificationOut,
+    VerificationReportAnswer,
+)
 from api.services import verification as svc
 from api.services.errors import Conflict, Invalid, NotFound
 from api.services.evidence import (decode_bgr, read_image, store_evidence,
@@ -36,7 +42,7 @@ _REPORT_DOC = {"requestBody": {"required": True, "content": {
         "evidence_raw": {"type": "string", "format": "binary"}}}}}}}
 
 
-@router.post("/tickets/{ref}/verification", openapi_extra=_REPORT_DOC,
+@router.post("/tickets/{ref}/verification", response_model=VerificationReportAnswer, openapi_extra=_REPORT_DOC,
              summary="The pipeline reports what the camera saw after the resolve; the service reopens, "
                      "verifies or notes why it could not",
              responses={200: {"description": "`applied`: false when the ticket is no longer at that resolve"},
@@ -74,7 +80,7 @@ def _apply_report(gs: ServiceState, ref: str, body: VerificationIn, uploads: dic
                 "ticket": ticket_to_dict(ticket)}
 
 
-@router.post("/tickets/{ref}/verify-photo",
+@router.post("/tickets/{ref}/verify-photo", response_model=PhotoVerdict,
              summary="Upload an \"after\" photo: detection decides, the ticket is verified (gone) or reopened "
                      "(still there)",
              responses={409: {"description": "the ticket is not resolved"}, 413: {"description": "photo too large"},
@@ -117,7 +123,8 @@ def verify_photo(ref: str, request: Request, photo: UploadFile = File(..., descr
                 "ticket": ticket_to_dict(ticket)}
 
 
-@router.get("/verifications/pending", summary="Resolved camera tickets waiting for a camera check (the pipeline "
+@router.get("/verifications/pending", response_model=list[PendingCheck],
+            summary="Resolved camera tickets waiting for a camera check (the pipeline "
                                               "polls this; MQTT status events only wake it sooner)")
 def pending(session: DB, gs: GS, camera: list[str] | None = Query(None, description="only these cameras (repeat)"),
             limit: int = Query(100, ge=1, le=1000), principal: Principal = require("incidents.write")) -> list[dict]:
@@ -126,7 +133,8 @@ def pending(session: DB, gs: GS, camera: list[str] | None = Query(None, descript
             for t in svc.pending_camera_checks(session, camera, limit, now=gs.clock.now())]
 
 
-@router.get("/tickets/{ref}/verifications", summary="Every check of the ticket's fixes, with before/after images")
+@router.get("/tickets/{ref}/verifications", response_model=list[VerificationOut],
+            summary="Every check of the ticket's fixes, with before/after images")
 def verifications(ref: str, session: DB, principal: Principal = require("tickets.read")) -> list[dict]:
     ticket = get_ticket(session, ref, principal)
     return [svc.verification_to_dict(v) for v in svc.verifications_of(session, ticket)]

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from api import push
 from api.auth import Principal, require
+from api.schemas import examples
 
 log = logging.getLogger("gridsight.push")
 
@@ -50,6 +51,9 @@ router = APIRouter(prefix="/api/v1/webhooks", tags=["admin"], lifespan=lifespan)
 
 
 class SubscriptionIn(BaseModel):
+    model_config = examples({"url": "https://ops.example.org/gridsight", "secret": "a-long-shared-secret-for-hmac",
+                             "events": ["created", "status"]})
+
     url: str = Field(max_length=2000, pattern=r"^https?://[^\s/]+", examples=["https://ops.example.org/gridsight"])
     secret: str = Field(min_length=16, max_length=200, description="signs the bodies (HMAC-SHA256); never shown again")
     events: list[str] = Field(default_factory=list, max_length=20,

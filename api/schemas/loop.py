@@ -6,7 +6,9 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from api.schemas import examples
 from api.schemas.incidents import DetectionIn
+from api.schemas.tickets import DetectionOut, EvidenceOut, TicketOut
 
 Reason = Literal["wrong_class", "not_a_problem", "duplicate", "privacy"]
 
@@ -39,6 +41,8 @@ class ReviewIn(BaseModel):
 
 
 class LiftIn(BaseModel):
+    model_config = examples({"note": "The loading bay sign is gone: report parking here again"}, {})
+
     note: str | None = Field(None, max_length=4000)
 
 
@@ -69,3 +73,129 @@ class VerificationIn(BaseModel):
         if self.window_start and self.window_end and self.window_end < self.window_start:
             raise ValueError("window_end is before window_start")
         return self
+
+
+# --- answers ------------------------------------------------------------------------------------
+
+class ReviewOut(BaseModel):
+    verdict: Literal["confirmed", "rejected"]
+    reason: str | None
+    correct_class: str | None
+    note: str | None
+    reviewer: str
+    at: str
+
+
+class MuteOut(BaseModel):
+    """New incidents at this camera, zone and issue type make no ticket until ``until``."""
+
+    id: int
+    camera_id: str
+    zone_id: str | None
+    issue_type: str
+    ticket_id: int = Field(description="the rejected ticket that made it")
+    reason: str
+    created_by: str
+    created_at: str
+    until: str
+    lifted_at: str | None
+    lifted_by: str | None
+    active: bool = Field(description="in force now")
+    suppressed: int = Field(description="incidents it has kept from making tickets")
+    last_suppressed_at: str | None
+    last_key: str | None
+
+
+class ReviewAnswer(BaseModel):
+    ticket: TicketOut
+    review: ReviewOut
+    mute: MuteOut | None = Field(description="the mute this rejection made, if any")
+
+
+class TicketReview(BaseModel):
+    ticket_id: int
+    number: str
+    review: ReviewOut | None = Field(description="null: not reviewed yet")
+    mutes: list[MuteOut]
+    muted: bool = Field(description="a mute covering the ticket's camera, zone and type is in force")
+
+
+class ReviewedDetection(BaseModel):
+    review_id: int
+    ticket_id: int
+    number: str
+    verdict: Literal["confirmed", "rejected"]
+    reason: str | None
+    correct_class: str | None
+    reviewed_at: str
+    reviewer: str
+    issue_type: str
+    source: str
+    camera_id: str | None
+    zone_id: str | None
+    detected_at: str
+    detections: list[DetectionOut]
+    raw: EvidenceOut | None = Field(description="the raw (unannotated) evidence frame")
+
+
+class ReviewedPage(BaseModel):
+    items: list[ReviewedDetection]
+    next_after_id: int | None = Field(description="pass as `after_id` for the next page; null: no more")
+
+
+class FoundObject(DetectionOut):
+    """A detection as the detector or a camera check reported it."""
+
+    class_id: int | None = None
+
+
+class VerificationImage(BaseModel):
+    kind: str = Field(description="before, after_raw, after_annotated or before_after")
+    object_key: str
+    sha256: str | None = None
+    content_type: str = "image/jpeg"
+    url: str = Field(description="GET it for the image")
+
+
+class VerificationOut(BaseModel):
+    id: int
+    ticket_id: int
+    method: Literal["camera", "photo"]
+    outcome: Literal["still_present", "gone", "camera_offline"]
+    applied: str = Field(description="what it did to the ticket: verify, reopen or note (nothing else)")
+    at: str
+    actor: str
+    resolved_at: str | None
+    window_start: str | None
+    window_end: str | None
+    frames: int
+    present_frames: int
+    note: str | None
+    detections: list[FoundObject]
+    images: list[VerificationImage]
+
+
+class VerificationReportAnswer(BaseModel):
+    applied: bool = Field(description="false: the ticket is no longer at that resolve (nothing changed)")
+    reason: str | None
+    verification: VerificationOut | None
+    ticket: TicketOut
+
+
+class PhotoVerdict(BaseModel):
+    outcome: Literal["still_present", "gone"]
+    detections: list[FoundObject] = Field(description="everything the detector found")
+    counted: list[FoundObject] = Field(description="the detections of the issue type's classes above min_score")
+    min_score: float
+    classes: list[str]
+    verification: VerificationOut
+    ticket: TicketOut
+
+
+class PendingCheck(BaseModel):
+    ticket_id: int
+    number: str
+    issue_type: str
+    camera_id: str | None
+    zone_id: str | None
+    resolved_at: str | None

@@ -12,6 +12,7 @@ from typing import Literal
 from fastapi import Query
 from pydantic import AwareDatetime, BaseModel, Field
 
+from api.schemas import examples
 from api.schemas.incidents import Location
 from api.services.errors import Invalid
 from api.services.tickets import TicketFilters
@@ -91,7 +92,8 @@ class EventOut(BaseModel):
     from_status: str | None
     to_status: str | None
     note: str | None
-    data: dict | None
+    data: dict | None = Field(description="what the change set, by field",
+                              examples=[{"department_id": "traffic-police", "due_at": "2026-11-29T06:01:10+00:00"}])
 
 
 class FeedbackOut(BaseModel):
@@ -104,21 +106,36 @@ class FeedbackOut(BaseModel):
     photos: list[str]
 
 
+# The note each transition's example body carries into the history (never a placeholder).
+TRANSITION_NOTES = {"start": "Crew on the way", "resolve": "Cleared on site", "verify": "Checked on the camera: gone",
+                    "close": "Fixed and checked", "reopen": "Still there on the next round"}
+
+
 class NoteIn(BaseModel):
-    note: str | None = Field(None, max_length=4000)
+    model_config = examples({"note": "Checked on site"}, {})
+
+    note: str | None = Field(None, max_length=4000, description="kept in the ticket's history; optional")
 
 
 class DispatchIn(NoteIn):
+    # a department of configs/dispatch.yaml (the docs swap in the registry's default when it lacks it)
+    model_config = examples({"department_id": "traffic-police", "note": "Please tow: it blocks the kerb"}, {})
+
     department_id: str | None = Field(None, max_length=64, description="default: the routed department")
     assignee_id: int | None = Field(None, description="a handler of that department")
 
 
 class RejectIn(NoteIn):
+    model_config = examples({"reason": "A delivery van loading: allowed here"})
+
     reason: str = Field(min_length=1, max_length=4000, description="why this is a false positive")
 
 
 class DuplicateIn(NoteIn):
-    duplicate_of: str = Field(min_length=1, max_length=32, description="id or number of the original ticket")
+    model_config = examples({"duplicate_of": "1", "note": "Same car, seen by the next camera"})
+
+    duplicate_of: str = Field(min_length=1, max_length=32, description="id (1) or number (GS-2026-000001) of the "
+                                                                        "original ticket")
 
 
 class EvidenceUrl(BaseModel):

@@ -6,8 +6,8 @@
   The token is random, made on the ticket's first public read and kept (long-lived); an admin
   revokes it (``POST /api/v1/tickets/{ref}/public-media/revoke``) or renews it (a new token, the
   old link dead). A rejected ticket, or one no longer public, has no public image.
-* :func:`rendition`: the image behind a link. Never the raw frame: the stored evidence (annotated
-  first; every person was blurred when it was stored) shrunk to
+* :func:`rendition`: the image behind a link. Never an unblurred frame: the stored picture (the
+  blurred ``raw`` kind first: every person was blurred when it was stored; else annotated) shrunk to
   ``open311_media_max_px`` and every person the detector finds on it blurred again. Made once per
   evidence object and cached in the object store under ``public/``.
 """
@@ -48,9 +48,9 @@ def public_clauses(settings: Settings) -> list:
 
 
 def media_source(ticket) -> str | None:
-    """The evidence object a public image is made from: annotated first, else raw."""
+    """The evidence object a public image is made from: the blurred picture (raw) first, else annotated."""
     refs = ticket.evidence or []
-    for kind in ("annotated", "raw"):
+    for kind in ("raw", "annotated"):
         for e in refs:
             if e.get("kind") == kind and e.get("object_key"):
                 return e["object_key"]

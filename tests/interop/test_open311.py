@@ -332,7 +332,7 @@ def test_a_posted_photo_is_judged_onto_its_own_ticket(api, detector, shared_data
     ticket = api.client.get(f"/api/v1/tickets/{number}", headers=api.h("viewer")).json()
     assert ticket["issue_type"] == "smoke" and ticket["source"] == "upload"  # what the citizen said
     assert "fire" in {d["class_name"] for d in ticket["detections"]} and ticket["score"] >= 0.35
-    assert {e["kind"] for e in ticket["evidence"]} == {"annotated", "raw"}
+    assert {e["kind"] for e in ticket["evidence"]} == {"annotated", "raw", "crop"}
     [report] = [e for e in api.client.get(f"/api/v1/tickets/{number}/history", headers=api.h("viewer")).json()
                 if e["action"] == "open311_report"]
     assert "fire" in {d["issue_type"] for d in report["data"]["detected"]}

@@ -1,9 +1,11 @@
-"""The docs UI in a real browser: headless Chromium opens /docs, authorizes, lists tickets, shows evidence.
+"""The docs UI in a real browser: headless Chromium opens /docs, authorizes, lists tickets, shows evidence;
+the authorization survives a reload, and dispatch and start run with the bodies the docs pre-fill.
 
 The API runs under uvicorn on a loopback port (SQLite in a temp folder) with one ticket made
 through ``POST /api/v1/incidents`` with a JPEG evidence part. Screenshots are kept in
-``test-artifacts/ui/`` (git-ignored): ``docs-tickets.png`` (the list answer) and
-``docs-evidence.png`` (the evidence image shown by the docs UI).
+``test-artifacts/ui/`` (git-ignored): ``docs-tickets.png`` (the list answer),
+``docs-evidence.png`` (the evidence image shown by the docs UI) and ``docs-dispatch.png`` (the
+dispatch answer after a reload, with the example body).
 """
 
 from __future__ import annotations
@@ -49,6 +51,12 @@ def evidence_jpeg() -> bytes:
     return buf.getvalue()
 
 
+class Served(tuple):
+    """``(base URL, viewer key, the ticket)``; ``dispatcher_key`` for the actions."""
+
+    dispatcher_key: str
+
+
 @pytest.fixture(scope="module")
 def served_api(tmp_path_factory):
     home = tmp_path_factory.mktemp("ui-api")
@@ -59,6 +67,10 @@ def served_api(tmp_path_factory):
                           env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert made.returncode == 0, made.stderr
     viewer_key = made.stdout.strip().splitlines()[-1]
+    made = subprocess.run([*gridsight, "api", "create-key", "ui-dispatcher", "--role", "dispatcher"],
+                          env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    dispatcher_key = made.stdout.strip().splitlines()[-1]
     port = free_port()
     log = open(home / "uvicorn.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host",
@@ -84,7 +96,9 @@ def served_api(tmp_path_factory):
                        data={"incident": json.dumps(incident)},
                        files={"evidence_annotated": ("evidence.jpg", evidence_jpeg(), "image/jpeg")}, timeout=30)
         assert r.status_code == 201, r.text
-        yield base, viewer_key, r.json()
+        served = Served((base, viewer_key, r.json()))
+        served.dispatcher_key = dispatcher_key
+        yield served
     finally:
         proc.terminate()
         try:
@@ -194,3 +208,75 @@ def check_docs_ui(page, base: str, key: str, ticket: dict) -> None:
         page.evaluate(f"{evidence}.querySelector('.live-responses-table img').scrollIntoView({{block: 'center'}})")
         shot = page.screenshot(ARTIFACTS / "docs-evidence.png", full_page=False)
         assert shot.stat().st_size > 10_000
+
+
+def execute(page, block: str, what: str) -> tuple[str, str]:
+    """Press Execute; the answer's status and body as the docs UI shows them."""
+    click(page, f"{block}.querySelector('.execute')", f"Execute ({what})")
+    status = page.wait_for(f"(function(){{ const c = {block}.querySelector('.live-responses-table "
+                           ".response .response-col_status'); return c && c.textContent.trim(); })()",
+                           30, f"the {what} answer")
+    code = f"{block}.querySelector('.live-responses-table .highlight-code')"
+    return status, page.evaluate(f"(({code}).querySelector('pre') || {code}).textContent")
+
+
+def run_with_example(page, path: str, ref: str, what: str) -> tuple[str, str, str]:
+    """Try an operation out with the body the docs UI pre-fills: (body sent, status, answer)."""
+    block = opblock(path, "post")
+    try_out_and_execute(page, block)
+    type_into(page, f"{block}.querySelector('tr[data-param-name=\"ref\"] input')", ref)
+    body = page.evaluate(f"{block}.querySelector('textarea.body-param__text').value")
+    status, answer = execute(page, block, what)
+    return body, status, answer
+
+
+def test_docs_ui_keeps_authorization_and_runs_example_bodies(served_api):
+    base, _, ticket = served_api
+    key = served_api.dispatcher_key
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with Chromium(window=(1280, 1400)) as browser:
+        page = browser.new_page()
+        try:
+            check_examples(page, base, key, ticket)
+        except Exception:
+            page.screenshot(ARTIFACTS / "failure-examples.png", full_page=False)
+            (ARTIFACTS / "failure-examples.html").write_text(page.evaluate("document.body.outerHTML") or "")
+            raise
+        finally:
+            page.close()
+
+
+def check_examples(page, base: str, key: str, ticket: dict) -> None:
+    page.navigate(f"{base}/docs")
+    page.wait_for("document.querySelector('.swagger-ui .info .title')", 60, "Swagger UI to render")
+    authorize_with_key(page, key)
+
+    # Reload: still authorized (the dialog's lock shows it, and a call carries the key)
+    page.send("Page.reload", ignoreCache=True)
+    page.wait_for("document.querySelector('.swagger-ui .info .title')", 60, "Swagger UI to render again")
+    assert page.wait_for("document.querySelector('.btn.authorize.locked')", 10, "the Authorize button locked")
+    tags = page.evaluate("[...document.querySelectorAll('.opblock-tag-section h3 .nostyle span')].map(e => e.textContent)")
+    assert tags[:3] == ["review", "lifecycle", "tickets"], tags
+    page.screenshot(ARTIFACTS / "docs-overview.png", full_page=False)
+    me = opblock("/api/v1/auth/me")
+    try_out_and_execute(page, me)
+    status, answer = execute(page, me, "who am I")
+    assert status.startswith("200") and json.loads(answer)["role"] == "dispatcher", (status, answer)
+
+    # Dispatch and start with the bodies the docs pre-fill, on the real ticket
+    body, status, answer = run_with_example(page, "/api/v1/tickets/{ref}/dispatch", ticket["number"], "dispatch")
+    assert "string" not in body and json.loads(body)["department_id"] == "traffic-police", body
+    assert status.startswith("200"), (status, answer)
+    assert json.loads(answer)["status"] == "dispatched" and json.loads(answer)["department_id"] == "traffic-police"
+    dispatch = opblock("/api/v1/tickets/{ref}/dispatch", "post")
+    page.evaluate(f"{dispatch}.scrollIntoView({{block: 'start'}})")
+    page.screenshot(ARTIFACTS / "docs-dispatch.png", full_page=False)
+
+    body, status, answer = run_with_example(page, "/api/v1/tickets/{ref}/start", ticket["number"], "start")
+    assert "string" not in body, body
+    assert status.startswith("200") and json.loads(answer)["status"] == "in_progress", (status, answer)
+
+    history = httpx.get(f"{base}/api/v1/tickets/{ticket['number']}/history", headers={"X-API-Key": key}).json()
+    assert [e["action"] for e in history] == ["created", "dispatch", "start"]
+    notes = [e["note"] for e in history if e["note"]]
+    assert notes and not any("string" in n for n in notes), notes
