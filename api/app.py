@@ -39,7 +39,7 @@ log = logging.getLogger("gridsight.api")
 ROUTERS = ("health", "auth_routes", "incidents", "detect", "tickets", "stats", "admin")
 # Routers other engineers add (GeoJSON, Open311, metrics, object URLs): mounted when present.
 OPTIONAL_ROUTERS = ("geo", "open311", "metrics", "objects", "docs_ui", "jobs", "webhooks", "review", "verification",
-                    "reports")
+                    "reports", "queue", "console")
 MAX_UPLOAD_FILES = 8
 PIPELINE_USER = "pipeline"
 

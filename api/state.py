@@ -31,6 +31,7 @@ class ServiceState:
     auth: object | None = None  # api.auth.Authenticator
     detector: object | None = None  # models.detector.Detector, loaded on first /detect
     detector_lock: threading.Lock = field(default_factory=threading.Lock)
+    operating_points: dict[str, float] | None = None  # the upload model's score per class (registry)
 
     def get_detector(self):
         """The upload detector (one per process; a Detector belongs to one thread at a time)."""
@@ -41,9 +42,17 @@ class ServiceState:
             log.info("detector loaded", extra={"detector": repr(self.detector)})
         return self.detector
 
+    def model_operating_points(self) -> dict[str, float]:
+        """The configured model's operating points (``configs/models.yaml``), read once."""
+        if self.operating_points is None:
+            from models.registry import operating_points
+
+            self.operating_points = operating_points(self.settings.model)
+        return self.operating_points
+
     def detect(self, frames: list) -> tuple[object, list]:
-        """(the detector, per frame: (its detections as dicts at the detector's threshold, the person
-        boxes at the privacy threshold)); 503 when no detector can be loaded."""
+        """(the detector, per frame: (its :class:`~gridsight.issues.Detections` at the detector's
+        threshold, the person boxes at the privacy threshold)); 503 when no detector can be loaded."""
         from api.services.errors import Unavailable
         from api.services.evidence import detect_with_people
 

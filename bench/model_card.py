@@ -3,13 +3,16 @@
     .venv/bin/python bench/model_card.py                     # the shipped model (registry default)
     .venv/bin/python bench/model_card.py --model RUN/weights/best.pt
 
-Runs ``gridsight eval`` (models.evaluate) at the registry image size on every validation split:
-fire-smoke and garbage (the shared sets' own valid splits), water (the prepared set's hold-out) and
-the COCO retention frames (teacher labels, never trained on), and counts false alarms on the
-held-out ordinary CCTV scenes (fire-smoke's `default` images) and scores the bus pasted into the
-parking tests' street (bus vs truck). Needs the prepared set
-(``gridsight dataset prepare``, default ~/.cache/gridsight/datasets/gridsight-issues). Prints
-Markdown tables; the last line is one JSON object with every number.
+Runs ``gridsight eval`` (models.evaluate) at the registry image size on the prepared set's
+validation split (what training and shipping select on) and its untouched test split (whole
+clips / scenes never selected on, see datasets/gridsight-issues.yaml) of fire-smoke, garbage and
+water, side by side, and the COCO retention frames (teacher labels, never trained on); shows each
+operating point of the registry (configs/models.yaml) with its precision and recall on both
+splits; counts false alarms on the held-out ordinary CCTV scenes (fire-smoke's `default` images,
+val and test sides) and scores the bus pasted into the parking tests' street (bus vs truck).
+Needs the prepared set (``gridsight dataset prepare``, default
+~/.cache/gridsight/datasets/gridsight-issues). Prints Markdown tables; the last line is one
+JSON object with every number.
 """
 
 from __future__ import annotations
@@ -27,20 +30,26 @@ import gridsight  # noqa: E402,F401  (offline before ultralytics)
 TARGETS = {"fire": 0.85, "smoke": 0.95, "garbage": 0.78, "garbage_bin": 0.88, "overflow": 0.90, "water": 0.45}
 RETENTION_CLASSES = ["person", "car", "truck", "motorcycle", "bicycle", "bus"]
 RETENTION_TARGET = 0.85
-MIN_SCORE = 0.35  # configs/issues.yaml: the fire and smoke rules' min_score
+MIN_SCORE = 0.35  # the fire and smoke rules' hand-set min_score before the operating points
 
 
-def false_alarms(model, paths: list[str], imgsz: int) -> dict:
+def false_alarms(model, paths: list[str], imgsz: int, points: dict[str, float] | None = None) -> dict:
     """How many of these images with nothing burning get a fire or smoke box (``model``: an
-    Ultralytics YOLO) at the fire and smoke rules' min_score, and at stricter thresholds."""
-    ids = {k for k, v in model.names.items() if v in ("fire", "smoke")}
+    Ultralytics YOLO) at the former min_score 0.35, stricter thresholds and (``points``) at the
+    fire and smoke operating points."""
+    ids = {k: v for k, v in model.names.items() if v in ("fire", "smoke")}
     top = []
     for i in range(0, len(paths), 16):
         for r in model.predict(paths[i:i + 16], imgsz=imgsz, conf=0.05, verbose=False):
-            scores = [float(b.conf) for b in r.boxes if int(b.cls) in ids]
-            top.append(max(scores, default=0.0))
-    return {"images": len(paths),
-            "images_with_fire_or_smoke": {str(c): sum(t >= c for t in top) for c in (MIN_SCORE, 0.5, 0.7)}}
+            best = {"fire": 0.0, "smoke": 0.0}
+            for b in r.boxes:
+                if int(b.cls) in ids:
+                    best[ids[int(b.cls)]] = max(best[ids[int(b.cls)]], float(b.conf))
+            top.append(best)
+    counts = {str(c): sum(max(t.values()) >= c for t in top) for c in (MIN_SCORE, 0.5, 0.7)}
+    if points and {"fire", "smoke"} <= set(points):
+        counts["operating points"] = sum(t["fire"] >= points["fire"] or t["smoke"] >= points["smoke"] for t in top)
+    return {"images": len(paths), "images_with_fire_or_smoke": counts}
 
 
 def pasted_bus(weights: str, imgsz: int) -> dict:
@@ -69,62 +78,101 @@ def pasted_bus(weights: str, imgsz: int) -> dict:
     return out
 
 
+SPLITS = [("fire-smoke", ["fire", "smoke"]), ("garbage", ["garbage", "garbage_bin", "overflow"]), ("water", ["water"])]
+
+
+def operating_point_rows(weights: str, imgsz: int, prepared: Path, points: dict[str, float]) -> tuple[list[str], dict]:
+    """Each recorded operating point's precision and recall on the validation and test splits."""
+    from ultralytics import YOLO
+
+    from bench.operating_points import TARGETS, class_curves
+
+    names = list(YOLO(weights, task="detect").names.values())
+    val, test = (class_curves(weights, imgsz, prepared, part, names) for part in ("val", "test"))
+    rows, out = [], {}
+    for cls, t in points.items():
+        if cls not in val:
+            continue
+        vp, vr, *_ = val[cls].at(t)
+        tp, tr, right, wrong = test[cls].at(t)
+        out[cls] = {"threshold": t, "val": [round(vp, 3), round(vr, 3)], "test": [round(tp, 3), round(tr, 3)],
+                    "test_boxes": test[cls].labelled}
+        tp_text = f"{tp:.3f}" if right + wrong else "— (none)"
+        rows.append(f"| {cls} | precision >= {TARGETS[cls]} on val | **{t:.3f}** | {vp:.3f} | {vr:.3f} | "
+                    f"{test[cls].labelled} | {tp_text} | {tr:.3f} | {right} / {wrong} |")
+    return rows, out
+
+
 def main() -> int:
     from models.evaluate import evaluate, resolve_model
+    from models.registry import resolve_model as registry_entry
     from models.train_cli import default_dataset_dir
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None, help="weights path or registry name (default: the registry default)")
     ap.add_argument("--imgsz", type=int, default=None, help="default: the registry's size for the model, else 320")
     ap.add_argument("--prepared", type=Path, default=default_dataset_dir("gridsight-issues"),
-                    help="the prepared set (for the water hold-out and the retention frames)")
+                    help="the prepared set (its val and test splits, the negatives and the retention frames)")
     args = ap.parse_args()
-    if not (args.prepared / "report.json").is_file():
-        sys.exit(f"no prepared set in {args.prepared}: run `gridsight dataset prepare` first")
-    imgsz = args.imgsz or resolve_model(args.model)[1] or 320
-    splits = [("fire-smoke valid", REPO / "datasets" / "fire-smoke.yaml", None),
-              ("garbage valid", REPO / "datasets" / "garbage.yaml", None),
-              ("water hold-out", args.prepared / "val-water.yaml", ["water"])]
-    out: dict = {"imgsz": imgsz, "splits": {}}
+    if not (args.prepared / "report.json").is_file() or not list(args.prepared.glob("test-*.yaml")):
+        sys.exit(f"no prepared set with a test split in {args.prepared}: run `gridsight dataset prepare` first")
+    weights, registry_imgsz = resolve_model(args.model)
+    imgsz = args.imgsz or registry_imgsz or 320
+    out: dict = {"imgsz": imgsz, "model": weights, "splits": {}}
     rows = []
-    for label, data, classes in splits:
-        r = evaluate(data, model=args.model, imgsz=imgsz, classes=classes)
-        out["model"] = r.model
-        out["splits"][label] = {"images": r.images, **r.as_json()}
-        for i, (name, m) in enumerate(r.classes.items()):
+    for source, classes in SPLITS:
+        r = {part: evaluate(args.prepared / f"{part}-{source}.yaml", model=args.model, imgsz=imgsz, classes=classes)
+             for part in ("val", "test")}
+        for part in r:
+            out["splits"][f"{source} {part}"] = {"images": r[part].images, **r[part].as_json()}
+        for i, name in enumerate(classes):
+            v, t = r["val"].classes.get(name), r["test"].classes.get(name)
+            if v is None or t is None:
+                continue
             target = TARGETS.get(name)
-            verdict = "" if target is None else f"{target:.2f} {'met' if m.map50 >= target else '**missed**'}"
-            rows.append(f"| {f'{label} ({r.images} img)' if i == 0 else ''} | {name} | {m.instances} | "
-                        f"{m.precision:.3f} | {m.recall:.3f} | **{m.map50:.3f}** | {m.map50_95:.3f} | {verdict} |")
-    negatives = args.prepared / "val-fire-smoke-negatives.txt"
+            verdict = "" if target is None else f"{target:.2f} {'met' if t.map50 >= target else '**missed**'}"
+            head = f"{source} ({r['val'].images} / {r['test'].images} img)" if i == 0 else ""
+            rows.append(f"| {head} | {name} | {v.instances} | {v.precision:.3f} | {v.recall:.3f} | {v.map50:.3f} | "
+                        f"{t.instances} | {t.precision:.3f} | {t.recall:.3f} | **{t.map50:.3f}** | {t.map50_95:.3f} | {verdict} |")
     from ultralytics import YOLO
 
-    model = YOLO(out["model"], task="detect")  # one load for both false-alarm counts
-    if negatives.is_file():
-        out["false_alarms"] = false_alarms(model, negatives.read_text().split(), imgsz)
+    model = YOLO(weights, task="detect")  # one load for every false-alarm count
+    points = registry_entry(args.model).operating_points  # none for a model given as a file
+    for part in ("val", "test"):
+        negatives = args.prepared / f"{part}-fire-smoke-negatives.txt"
+        if negatives.is_file():
+            out[f"false_alarms_{part}"] = false_alarms(model, negatives.read_text().split(), imgsz, points)
     street = sorted(str(p) for p in (args.prepared / "images" / "retention").glob("*.jpg"))
-    out["false_alarms_street"] = false_alarms(model, street, imgsz)
-    out["pasted_bus"] = pasted_bus(out["model"], imgsz)
+    out["false_alarms_street"] = false_alarms(model, street, imgsz, points)
+    out["pasted_bus"] = pasted_bus(weights, imgsz)
     ret = evaluate(args.prepared / "retention.yaml", model=args.model, imgsz=imgsz, classes=RETENTION_CLASSES)
     weighted = ret.weighted_map50() or 0.0
     out["retention"] = {"images": ret.images, "box_weighted_map50": round(weighted, 4), **ret.as_json()}
-    print(f"\nmodel {out['model']}  imgsz {imgsz}\n")
-    print("| split | class | boxes | P | R | mAP50 | mAP50-95 | target mAP50 |\n|---|---|---|---|---|---|---|---|")
+    op_rows, out["operating_points"] = operating_point_rows(weights, imgsz, args.prepared, points)
+    print(f"\nmodel {weights}  imgsz {imgsz}\n")
+    print("Validation (selected on) and the untouched test split (never selected on), side by side:\n")
+    print("| source (val / test img) | class | val boxes | val P | val R | val mAP50 | test boxes | test P | test R | "
+          "test mAP50 | test mAP50-95 | target mAP50 (on test) |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     per = ", ".join(f"{n} {m.map50:.3f} ({m.instances})" for n, m in ret.classes.items())
     print(f"\nCOCO retention ({ret.images} held-out street frames, teacher labels): box-weighted mAP50 "
           f"**{weighted:.3f}** (target {RETENTION_TARGET}: {'met' if weighted >= RETENTION_TARGET else 'missed'}); "
           f"{per}\n")
-    fa = out.get("false_alarms")
-    if fa:
-        at = ", ".join(f"{n} at >= {c}" for c, n in fa["images_with_fire_or_smoke"].items())
-        print(f"False alarms ({fa['images']} held-out ordinary CCTV scenes, no fire or smoke in view): images with a "
-              f"fire or smoke box: {at} (the rules' min_score is {MIN_SCORE})\n")
-    else:
-        print("False alarms: no held-out negatives in the prepared set (prepare it again)\n")
+    if op_rows:
+        print("Operating points (configs/models.yaml; chosen on val + the val-side ordinary scenes), at IoU 0.5:\n")
+        print("| class | rule | threshold | val P | val R | test boxes | test P | test R | test right / wrong |\n"
+              "|---|---|---|---|---|---|---|---|---|")
+        print("\n".join(op_rows) + "\n")
+    for part in ("val", "test"):
+        fa = out.get(f"false_alarms_{part}")
+        if fa:
+            at = ", ".join(f"{n} at {c if c[0].isalpha() else '>= ' + c}" for c, n in fa["images_with_fire_or_smoke"].items())
+            print(f"False alarms ({fa['images']} held-out ordinary CCTV scenes, {part} side, no fire or smoke in view): "
+                  f"images with a fire or smoke box: {at}\n")
     fs = out["false_alarms_street"]
     print(f"False alarms on the {fs['images']} retention street frames: "
-          f"{fs['images_with_fire_or_smoke'][str(MIN_SCORE)]} with a fire or smoke box at {MIN_SCORE}\n")
+          f"{fs['images_with_fire_or_smoke'][str(MIN_SCORE)]} with a fire or smoke box at {MIN_SCORE}, "
+          f"{fs['images_with_fire_or_smoke'].get('operating points', '-')} at the operating points\n")
     pb = out["pasted_bus"]
     print("Pasted bus (the parking tests' scene; raw / JPEG-coded): bus "
           f"{pb['raw']['bus']:.2f} / {pb['jpeg']['bus']:.2f}, truck {pb['raw']['truck']:.2f} / {pb['jpeg']['truck']:.2f} "

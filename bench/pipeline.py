@@ -33,13 +33,12 @@ import gridsight  # noqa: E402,F401  (offline before ultralytics)
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from pipeline.cameras import Camera, find_camera, load_cameras  # noqa: E402
+from gridsight.issues import Camera, Zone, find_camera, load_cameras  # noqa: E402
 from pipeline.incidents import IncidentBook  # noqa: E402
 from pipeline.rules import RuleBook, load_rules  # noqa: E402
 from pipeline.runtime import Pipeline, PipelineOptions  # noqa: E402
 from pipeline.sources import FileSource  # noqa: E402
 from pipeline.track import Track  # noqa: E402
-from pipeline.zones import Zone  # noqa: E402
 
 VTEST = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
 

@@ -101,6 +101,9 @@ class Settings(BaseSettings):
 
     # --- operator-facing language -------------------------------------------
     language: Literal["en", "zh", "en+zh"] = "en+zh"
+    map_tiles: str = Field("", description="The review console's map: the city's own tile server, a URL template "
+                                           "with {z}, {x}, {y} (e.g. http://tiles.city.local/{z}/{x}/{y}.png); "
+                                           "empty: grids and points drawn offline, no tiles.")
 
     @property
     def evidence_dir(self) -> Path:

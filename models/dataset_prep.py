@@ -13,9 +13,14 @@ What it does, source by source (see the manifest for the numbers):
 * ``video`` sources (street footage): frames sampled evenly; the first part of each clip trains,
   the last part (after a gap) is the COCO-retention set, never trained on.
 * The COCO teacher pseudo-labels the COCO classes on every image of every split.
+* The untouched **test** split: a share of each source's validation material moved aside whole
+  scene by whole scene (``test_scenes`` names them, else ``test_fraction`` of the scenes by a
+  hash), and ``negatives_test_fraction`` of the held-out negatives. Nothing selects on it: no
+  epoch, blend or operating point; it is only reported (bench/model_card.py).
 
-Output: ``images/{train,val,retention}``, ``labels/...``, ``data.yaml`` (train + val),
-``val-<source>.yaml`` per source, ``retention.yaml`` and ``report.json`` (counts).
+Output: ``images/{train,val,test,retention}``, ``labels/...``, ``data.yaml`` (train + val),
+``val-<source>.yaml`` and ``test-<source>.yaml`` per source, ``retention.yaml`` and
+``report.json`` (counts).
 """
 
 from __future__ import annotations
@@ -173,9 +178,23 @@ ONLY_DROPPED = ("keep", "drop", "negatives")
 
 def scene_group(name: str) -> str:
     """Frames of one scene are numbered together (``img_1046``, ``img_1047``): the first number
-    of a file name without its last digit, so a hold-out by this key keeps a scene on one side."""
+    of a file name without its last digit, so a hold-out by this key keeps a scene on one side.
+    Frames cut from one clip (``fire2_mp4-33_jpg...``) are one scene: the clip's name."""
+    clip = re.match(r"(.+?_mp4)-\d+", name)
+    if clip:
+        return clip.group(1)
     m = re.match(r"(\D*)(\d+)", name)
     return f"{m.group(1)}{int(m.group(2)) // 10}" if m else name
+
+
+def in_test_split(src: dict, name: str, fraction_key: str = "test_fraction") -> bool:
+    """Whether validation material of source ``src`` (file ``name``) belongs to the untouched
+    test split instead: its scene is listed in ``test_scenes``, or (no list) a hash of the scene
+    falls in ``src[fraction_key]`` (salted, so it is independent of the validation hold-out)."""
+    scene = scene_group(name)
+    if src.get("test_scenes") and fraction_key == "test_fraction":
+        return scene in src["test_scenes"]
+    return is_holdout(f"test:{scene}", float(src.get(fraction_key, 0.0)))
 
 
 def negative_held_out(src: dict, name: str) -> bool:
@@ -204,12 +223,14 @@ def prepare_yolo_source(src: dict, m: Manifest, data_dir: Path, out: Path) -> li
             raw = read_yolo_labels(root / folder / "labels" / (img.stem + ".txt"))
             boxes = remap_labels(raw, id_map)
             source, part = src["name"], split
+            if split == "val" and in_test_split(src, img.name):
+                part = "test"
             if len(raw) and not len(boxes) and only_dropped != "keep":
                 if only_dropped == "drop":
                     continue
                 source = f"{src['name']}-negatives"
                 if split == "train" and negative_held_out(src, img.name):
-                    part = "val"
+                    part = "test" if in_test_split(src, img.name, "negatives_test_fraction") else "val"
             dst = out / "images" / part / f"{source}__{img.name}"  # a held-out negative never meets a val image
             _link(img, dst)
             items.append(Item(part, source, dst, boxes))
@@ -234,6 +255,8 @@ def prepare_mask_source(src: dict, m: Manifest, data_dir: Path, out: Path) -> li
         b = mask_to_boxes(mask, int(src.get("threshold", 128)), float(src.get("min_area_frac", 0.005)))
         boxes = np.concatenate([np.full((len(b), 1), cls, np.float32), b], 1)
         split = "val" if is_holdout(img.name, float(src.get("val_fraction", 0.15))) else "train"
+        if split == "val" and in_test_split(src, img.name):
+            split = "test"
         dst = out / "images" / split / f"{src['name']}__{img.name}"
         _link(img, dst)
         items.append(Item(split, src["name"], dst, boxes))
@@ -359,7 +382,7 @@ def prepare(manifest: Manifest, data_dir: Path, out: Path, teacher: Teacher | No
     _write_yaml(out / "data.yaml", out, names, "images/train", "images/val")
     report: dict = {"name": manifest.name, "classes": [{"name": c.name, "zh": c.zh} for c in manifest.classes],
                     "teacher_boxes": teacher_counts, "splits": {}, "yamls": {"train": str(out / "data.yaml")}}
-    for split in ("train", "val", "retention"):
+    for split in ("train", "val", "test", "retention"):
         sel = [i for i in items if i.split == split]
         boxes = np.concatenate([i.boxes for i in sel], 0) if sel else np.zeros((0, 5))
         report["splits"][split] = {
@@ -371,11 +394,12 @@ def prepare(manifest: Manifest, data_dir: Path, out: Path, teacher: Teacher | No
         lst = out / f"train-{source}.txt"
         lst.write_text("".join(f"{i.image}\n" for i in items if i.split == "train" and i.source == source))
         report["yamls"][f"train-{source}"] = str(lst)
-    for source in sorted({i.source for i in items if i.split == "val"}):
-        lst = out / f"val-{source}.txt"
-        lst.write_text("".join(f"{i.image}\n" for i in items if i.split == "val" and i.source == source))
-        _write_yaml(out / f"val-{source}.yaml", out, names, None, str(lst))
-        report["yamls"][f"val-{source}"] = str(out / f"val-{source}.yaml")
+    for part in ("val", "test"):
+        for source in sorted({i.source for i in items if i.split == part}):
+            lst = out / f"{part}-{source}.txt"
+            lst.write_text("".join(f"{i.image}\n" for i in items if i.split == part and i.source == source))
+            _write_yaml(out / f"{part}-{source}.yaml", out, names, None, str(lst))
+            report["yamls"][f"{part}-{source}"] = str(out / f"{part}-{source}.yaml")
     if any(i.split == "retention" for i in items):
         _write_yaml(out / "retention.yaml", out, names, None, "images/retention")
         report["yamls"]["retention"] = str(out / "retention.yaml")

@@ -47,6 +47,9 @@ class ModelEntry:
     calibration: Path | None = None
     prebuilt: tuple[Artefact, ...] = ()
     description: str = ""
+    # class name -> the score threshold chosen from data for it (bench/operating_points.py);
+    # the rules use it unless configs/issues.yaml or the camera sets a min_score
+    operating_points: dict[str, float] = field(default_factory=dict)
 
     def find_prebuilt(self, backend: str, precision: str, imgsz: int, batch: int) -> Artefact | None:
         for a in self.prebuilt:
@@ -93,6 +96,14 @@ def _entry(name: str, spec: dict, where: Path) -> ModelEntry:
         prebuilt.append(Artefact(a["backend"], a.get("precision", "fp32"), resolve_path(a["path"]),
                                  a.get("imgsz"), int(a.get("batch", 1))))
     classes = spec.get("classes")
+    points = spec.get("operating_points") or {}
+    if not isinstance(points, dict):
+        raise UserError(f"{where}: model {name}: operating_points must map class names to scores")
+    for cls, score in points.items():
+        if classes and cls not in classes:
+            raise UserError(f"{where}: model {name}: operating_points: {cls!r} is not one of its classes")
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 < score < 1:
+            raise UserError(f"{where}: model {name}: operating_points: {cls}: {score!r} (a score between 0 and 1)")
     return ModelEntry(
         name=name,
         weights=resolve_path(spec["weights"]) if spec.get("weights") else None,
@@ -102,7 +113,21 @@ def _entry(name: str, spec: dict, where: Path) -> ModelEntry:
         calibration=resolve_path(spec["calibration"]) if spec.get("calibration") else None,
         prebuilt=tuple(prebuilt),
         description=spec.get("description", ""),
+        operating_points={str(k): float(v) for k, v in points.items()},
     )
+
+
+def operating_points(model: str | os.PathLike | None = None) -> dict[str, float]:
+    """The score per class at which the rules count a detection of ``model`` (a registry name; None:
+    GRIDSIGHT_MODEL, then the default), from its ``operating_points``; {} for a path or no entry.
+    A rule's ``min_score`` and a camera's sensitivity come first (:func:`gridsight.issues.min_score`)."""
+    name = str(model) if model is not None else get_settings().model
+    try:
+        default, entries = load_registry()
+    except UserError:
+        return {}
+    entry = entries.get(default if name in ("", "default") else name)
+    return dict(entry.operating_points) if entry is not None else {}
 
 
 def entry_from_path(path: Path) -> ModelEntry:

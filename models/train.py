@@ -10,6 +10,7 @@ stopped run continues with ``--resume``.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +21,6 @@ log = logging.getLogger("gridsight.train")
 
 def cpu_threads() -> int:
     """The cores this process may run on (its CPU affinity, else the machine's count)."""
-    import os
-
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -127,7 +126,8 @@ def train(recipe: Recipe, resume: bool = False, callbacks: dict | None = None, r
         data=str(Path(recipe.data).resolve()), epochs=recipe.epochs, imgsz=recipe.imgsz, batch=recipe.batch,
         freeze=recipe.freeze or None, close_mosaic=recipe.close_mosaic, lr0=recipe.lr0, patience=recipe.patience,
         optimizer=recipe.optimizer, warmup_epochs=recipe.warmup_epochs,
-        device=recipe.device, seed=recipe.seed, deterministic=True, workers=0, val=recipe.val,
+        device=recipe.device, seed=recipe.seed, deterministic=True, val=recipe.val,
+        workers=0 if recipe.device == "cpu" else min(8, cpu_threads()),  # GPU: loaders keep it fed
         fraction=recipe.fraction, save_period=recipe.save_period, project=str(run_dir.parent), name=run_dir.name,
         exist_ok=True, plots=False,
         amp=recipe.device != "cpu", verbose=True,

@@ -60,7 +60,7 @@ def parse_time(text: str | None) -> float | None:
 
 
 def _cameras(path: Path):
-    from pipeline.cameras import load_cameras
+    from gridsight.issues import load_cameras
 
     try:
         return load_cameras(path)
@@ -116,7 +116,7 @@ def _summary(pipe, end: dict) -> None:
 
 def process(args) -> int:
     from gridsight.settings import get_settings
-    from pipeline.cameras import find_camera
+    from gridsight.issues import find_camera
 
     if not args.video.exists():
         raise UserError(f"{args.video}: no such file or folder")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from pipeline.zones import Zone
+from gridsight.issues import Zone
 
 
 class MotionDetector:

@@ -20,9 +20,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from gridsight.issues import Camera, Detections
 from gridsight.settings import get_settings
-from models.detections import Detections
-from pipeline.cameras import Camera
 from pipeline.incidents import IncidentBook, IncidentEvent
 from pipeline.motion import MotionDetector
 from pipeline.rules import IssueRule, RuleBook
@@ -94,10 +93,12 @@ class CameraProcessor:
     def __init__(self, camera: Camera, source, scheduler: BatchScheduler, rules: dict[str, IssueRule],
                  model_names: dict[int, str], sink: Sink, *, gate: bool = True, ledger=None,
                  full_check_s: float = 10.0, stationary_recheck_s: float = 5.0, motion_share: float = 0.01,
-                 queue_size: int = 16, min_score: float = 0.0, privacy_window_s: float = 1.0) -> None:
+                 queue_size: int = 16, min_score: float = 0.0, privacy_window_s: float = 1.0,
+                 operating_points: dict[str, float] | None = None) -> None:
         self.camera, self.source, self.scheduler, self.sink = camera, source, scheduler, sink
         self.tracker = CameraTracker(camera.zones)
-        self.book = RuleBook(rules, camera.zones, set(model_names.values()))
+        self.book = RuleBook(rules, camera.zones, set(model_names.values()), min_scores=camera.min_scores,
+                             operating_points=operating_points)
         if not self.book.active:
             log.warning("no issue rule can fire on this camera with this model",
                         extra={"camera": camera.id, "zones": [z.kind for z in camera.zones]})

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.cameras import Camera
+from gridsight.issues import Camera
 from pipeline.client import Courier, TicketClient, incident_payload
 from pipeline.evidence import render
 from pipeline.incidents import IncidentEvent
@@ -62,6 +62,9 @@ class Pipeline:
             from models.detector import load_detector
 
             self.detector = load_detector(options.model)
+        from models.registry import operating_points
+
+        self.operating_points = operating_points(options.model)
         self.scheduler = BatchScheduler(self.detector, max_wait_s=options.max_wait_s, **privacy_threshold(self.detector))
         self.processors: list[CameraProcessor] = []
         self.events: list[IncidentEvent] = []
@@ -76,7 +79,7 @@ class Pipeline:
                                gate=self.o.gate, ledger=self.outbox if source.live else None,
                                full_check_s=self.o.full_check_s, stationary_recheck_s=self.o.stationary_recheck_s,
                                min_score=getattr(self.detector, "conf", 0.0),
-                               privacy_window_s=self.settings.privacy_window_s)
+                               privacy_window_s=self.settings.privacy_window_s, operating_points=self.operating_points)
         self.processors.append(proc.start())
         return proc
 

@@ -1,7 +1,7 @@
 """Tracking: stable object ids per camera, stationary flag, time in each zone.
 
 One :class:`CameraTracker` per camera wraps Ultralytics' ByteTrack, fed with our
-:class:`~models.detections.Detections` (so ids stay stable however frames were batched across
+:class:`~gridsight.issues.Detections` (so ids stay stable however frames were batched across
 cameras). On top of it:
 
 * **stationary**: a track whose box keeps overlapping the box it had when it stopped
@@ -20,8 +20,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from models.detections import Detections
-from pipeline.zones import Zone
+from gridsight.issues import Detections, Zone
 
 BYTETRACK_ARGS = dict(tracker_type="bytetrack", track_high_thresh=0.25, track_low_thresh=0.1,
                       new_track_thresh=0.25, track_buffer=30, match_thresh=0.8, fuse_score=True)
@@ -60,6 +59,12 @@ class Track:
     def as_dict(self) -> dict:
         return {"class_name": self.class_name, "score": round(float(self.score), 4),
                 "box": [round(float(v), 1) for v in self.xyxy], "track_id": int(self.id)}
+
+
+def track_detections(tracks: list[Track]) -> Detections:
+    """The visible tracks as one :class:`Detections` with their track ids (what the rules judge)."""
+    return Detections.from_named(np.array([t.xyxy for t in tracks], np.float32).reshape(-1, 4),
+                                 [t.score for t in tracks], [t.class_name for t in tracks], [t.id for t in tracks])
 
 
 class _ByteInput:

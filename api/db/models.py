@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from api.db.types import BigId, JSONType, UTCDateTime
+from gridsight.issues import SEVERITIES  # noqa: F401  (the catalogue's; tickets carry one)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -41,7 +42,6 @@ STATUSES = ("new", "dispatched", "in_progress", "resolved", "verified", "closed"
 OPEN_STATUSES = ("new", "dispatched", "in_progress", "reopened")
 DONE_STATUSES = ("resolved", "verified", "closed")  # the problem was handled
 FINAL_STATUSES = ("closed", "rejected", "duplicate")
-SEVERITIES = ("low", "medium", "high", "critical")
 SOURCES = ("camera", "upload", "batch")
 ROLES = ("viewer", "operator", "dispatcher", "handler", "grid_officer", "admin", "ingest")
 

@@ -14,7 +14,8 @@ from api.services.errors import Invalid
 from api.services.evidence import decode_bgr, read_image, store_picture_evidence
 from api.services.incidents import ingest_incident
 from api.services.notify import commit
-from api.services.uploads import incident_key, upload_incidents, zone_pixels
+from api.services.registry import camera_min_scores, judged_zones
+from api.services.uploads import incident_key, upload_incidents
 from api.state import ServiceState
 from gridsight.evidence import bilingual, header_text
 
@@ -48,21 +49,26 @@ def detect(request: Request,
                          gs.settings.upload_max_pixels) for i, f in enumerate(files)]
     frames = [decode_bgr(im) for im in images]
 
-    zones: list = []
+    zones, min_scores = [], {}
     if camera_id:
         with gs.sessions() as session:
-            if session.get(Camera, camera_id) is None:
+            camera = session.get(Camera, camera_id)
+            if camera is None:
                 raise Invalid(("body", "camera_id"), f"no camera {camera_id!r}")
-            zones = list(session.scalars(select(Zone).where(Zone.camera_id == camera_id)))
+            zones = judged_zones(list(session.scalars(select(Zone).where(Zone.camera_id == camera_id))))
+            min_scores = camera_min_scores(camera)
     detector, results = gs.detect(frames)
 
     location = Location(lat=lat, lon=lon, address=address) if lat is not None else None
     out = []
     plans = []
-    for image, frame, (found, people) in zip(images, frames, results):
-        incidents = upload_incidents(found, gs.rules, zones, image.width, image.height)
+    for image, frame, (dets, people) in zip(images, frames, results):
+        findings = upload_incidents(dets, frame.shape, gs.rules.issue_types, zones, min_scores=min_scores,
+                                    operating_points=gs.model_operating_points())
+        incidents = [{"issue_type": f.rule.issue_type, "zone_id": f.zone_id, "score": round(f.score, 4),
+                      "detections": dets[f.subjects].to_list()} for f in findings]
         out.append({"filename": image.name, "sha256": image.sha256, "width": image.width, "height": image.height,
-                    "detections": found,
+                    "detections": dets.to_list(),
                     "incidents": [{"key": incident_key(image.sha256, i["issue_type"], i["zone_id"]),
                                    "issue_type": i["issue_type"], "zone_id": i["zone_id"], "score": i["score"]}
                                   for i in incidents],
@@ -87,7 +93,7 @@ def _make_tickets(gs: ServiceState, plans: list, camera_id: str | None, zones: d
             title = header_text(bilingual(itype.name_en, itype.name_zh, gs.settings.language), camera_id,
                                 inc["zone_id"], now)
             refs = store_picture_evidence(gs.store, gs.settings, image, frame, inc["detections"], people, title,
-                                          zone_pixels(zone, image.width, image.height) if zone else None,
+                                          zone.points(frame.shape).tolist() if zone else None,
                                           camera_id, now)
             incidents.append((entry, IncidentIn(
                 key=incident_key(image.sha256, inc["issue_type"], inc["zone_id"]), seq=1, event="open",

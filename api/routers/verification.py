@@ -7,11 +7,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.auth import Principal, require
 from api.routers.bodies import json_with_files
 from api.db.loop import Verification
+from api.db.models import Camera, Zone
 from api.schemas.loop import (
     PendingCheck,
     PhotoVerdict,
@@ -21,12 +23,13 @@ from api.schemas.loop import (
 )
 from api.services import verification as svc
 from api.services.errors import Conflict, Invalid, NotFound
-from api.services.evidence import (decode_bgr, read_image, store_evidence,
-                                   store_picture_evidence)
+from api.services.evidence import decode_bgr, read_image, store_evidence, store_picture_evidence
 from api.services.notify import commit
+from api.services.registry import camera_min_scores, judged_zones
 from api.services.tickets import get_ticket, iso, ticket_to_dict
 from api.state import ServiceState, db_session, state
 from gridsight.evidence import bilingual, header_text
+from gridsight.issues import min_score
 
 router = APIRouter(prefix="/api/v1", tags=["verification"])
 DB = Annotated[Session, Depends(db_session)]
@@ -92,23 +95,26 @@ def verify_photo(ref: str, request: Request, photo: UploadFile = File(..., descr
     with gs.sessions() as session:  # refuse early, before running the detector
         ticket = get_ticket(session, ref, principal)
         svc.require_resolved(ticket)
-        itype = gs.rules.issue_type(ticket.issue_type)
-    rule = (itype.rule if itype else None) or {}
-    classes = set(rule.get("classes") or ())
-    if not classes:
+        rule = gs.rules.issue_type(ticket.issue_type)
+        camera = session.get(Camera, ticket.camera_id) if ticket.camera_id else None
+        zones = judged_zones(list(session.scalars(select(Zone).where(Zone.camera_id == camera.id)))) if camera else []
+        min_scores = camera_min_scores(camera)
+    if rule is None or not rule.classes:
         raise Invalid(("path", "ref"), f"issue type {ticket.issue_type} has no detector classes to judge a photo by")
     image = read_image(photo.file, photo.filename or "photo", "photo", gs.settings.upload_max_bytes,
                        gs.settings.upload_max_pixels)
     frame = decode_bgr(image, "photo")
-    _, ((found, people),) = gs.detect([frame])
-    min_score = float(rule.get("min_score", 0.0))
-    hits = [d for d in found if d["class_name"] in classes and d["score"] >= min_score]
-    outcome = "still_present" if hits else "gone"
+    _, [(dets, people)] = gs.detect([frame])
+    finding = svc.judge_photo(dets, frame.shape, rule, zones, ticket.zone_id, min_scores=min_scores,
+                              operating_points=gs.model_operating_points())
+    found, hits = dets.to_list(), dets[finding.subjects].to_list()
+    outcome = "still_present" if finding.present else "gone"
     now = gs.clock.now()
-    title = header_text(bilingual(itype.name_en, itype.name_zh, gs.settings.language), ticket.camera_id,
+    title = header_text(bilingual(rule.name_en, rule.name_zh, gs.settings.language), ticket.camera_id,
                         ticket.zone_id, now)
+    polygon = finding.place.points(frame.shape).tolist() if finding.zone_id else None
     after = {r["kind"]: r for r in store_picture_evidence(gs.store, gs.settings, image, frame, hits, people, title,
-                                                          None, ticket.camera_id, now)}
+                                                          polygon, ticket.camera_id, now)}
     drawn = gs.store.get(after["annotated"]["object_key"])
     with gs.sessions() as session:
         ticket = get_ticket(session, ref, principal, for_update=True)
@@ -116,10 +122,12 @@ def verify_photo(ref: str, request: Request, photo: UploadFile = File(..., descr
         row = svc.apply(session, ticket, method="photo", outcome=outcome, actor=principal,
                         actor_name=principal.username, now=gs.clock.now(), rules=gs.rules, store=gs.store,
                         after=after, after_bytes=drawn, detections=hits,
-                        score=max((d["score"] for d in hits), default=None), reason=note)
+                        score=round(finding.score, 4) if hits else None, reason=note)
         commit(session)
-        return {"outcome": outcome, "detections": found, "counted": hits, "min_score": min_score,
-                "classes": sorted(classes), "verification": svc.verification_to_dict(row),
+        thresholds = {c: min_score(rule, c, min_scores, gs.model_operating_points()) for c in sorted(rule.classes)}
+        return {"outcome": outcome, "detections": found, "counted": hits, "min_score": min(thresholds.values()),
+                "min_scores": thresholds, "zone_id": finding.zone_id, "coverage": round(finding.coverage, 4),
+                "classes": sorted(rule.classes), "verification": svc.verification_to_dict(row),
                 "ticket": ticket_to_dict(ticket)}
 
 

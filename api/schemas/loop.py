@@ -185,8 +185,14 @@ class VerificationReportAnswer(BaseModel):
 class PhotoVerdict(BaseModel):
     outcome: Literal["still_present", "gone"]
     detections: list[FoundObject] = Field(description="everything the detector found")
-    counted: list[FoundObject] = Field(description="the detections of the issue type's classes above min_score")
-    min_score: float
+    counted: list[FoundObject] = Field(description="the detections that make the issue type's rule hold (its "
+                                                   "classes above their threshold, at the ticket's zone)")
+    min_score: float = Field(description="the lowest of min_scores")
+    min_scores: dict[str, float] = Field(default_factory=dict, description="the score threshold per class: the "
+                                         "camera's sensitivity, else the rule's min_score, else the model's "
+                                         "operating point", examples=[{"car": 0.35, "truck": 0.35}])
+    zone_id: str | None = Field(None, description="the zone the photo was judged at (null: the whole photo)")
+    coverage: float = Field(0.0, description="share of the zone covered by the boxes (area rules)")
     classes: list[str]
     verification: VerificationOut
     ticket: TicketOut

@@ -20,6 +20,7 @@ import numpy as np
 
 from api.services.errors import Invalid, TooLarge
 from gridsight.evidence import encode_jpeg, people_boxes, problem_crop, render
+from gridsight.issues import Detections
 
 SIGNATURES = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
 CHUNK = 1 << 20
@@ -120,13 +121,13 @@ def crop_of(raw: bytes, detections: list[dict], language: str) -> bytes | None:
     return encode_jpeg(problem_crop(frame, detections, language))
 
 
-def detect_with_people(detector, frames: list[np.ndarray], privacy_conf: float) -> list[tuple[list[dict], list]]:
+def detect_with_people(detector, frames: list[np.ndarray], privacy_conf: float) -> list[tuple[Detections, list]]:
     """Per frame: (the detections at the detector's own threshold, the person boxes at the privacy
     threshold). One detector run: at the lower of the two thresholds, split afterwards."""
     own = getattr(detector, "conf", None)
     lower = own is not None and privacy_conf < own
     results = detector.detect(frames, conf=privacy_conf) if lower else detector.detect(frames)
-    return [((d[d.scores >= own] if lower else d).to_list(), people_boxes(d.to_list(), privacy_conf))
+    return [(d[d.scores >= own] if lower else d, people_boxes(d.to_list(), privacy_conf))
             for d in results]
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from api.services.errors import Invalid
 from api.services.evidence import UploadedImage, decode_bgr, store_picture_evidence
 from api.services.uploads import upload_incidents
@@ -51,13 +53,12 @@ class JudgedPhoto:
 def judge_photo(gs, image: UploadedImage) -> JudgedPhoto:
     """Detect, judge the rules, store the blurred evidence (annotated, raw, crop)."""
     frame = decode_bgr(image, "media")
-    _, [(found, people)] = gs.detect([frame])
-    incidents = upload_incidents(found, gs.rules, [], image.width, image.height)
-    subjects: list[dict] = []
-    for inc in incidents:
-        subjects += [d for d in inc["detections"] if d not in subjects]
+    _, [(dets, people)] = gs.detect([frame])
+    incidents = upload_incidents(dets, frame.shape, gs.rules.issue_types, [],
+                                 operating_points=gs.model_operating_points())
+    subjects = dets[np.unique(np.concatenate([f.subjects for f in incidents] or [[]]).astype(int))].to_list()
     now = gs.clock.now()
     evidence = store_picture_evidence(gs.store, gs.settings, image, frame, subjects, people,
                                       header_text("Open311", None, None, now), None, None, now)
-    return JudgedPhoto(subjects, evidence, [{"issue_type": i["issue_type"], "score": round(i["score"], 4)}
-                                            for i in incidents])
+    return JudgedPhoto(subjects, evidence, [{"issue_type": f.rule.issue_type, "score": round(f.score, 4)}
+                                            for f in incidents])

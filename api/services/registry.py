@@ -1,7 +1,8 @@
 """The registry: departments, grids, cameras and zones, loaded from configs/ at start-up.
 
-``configs/dispatch.yaml`` gives departments and grids, ``configs/cameras.yaml`` (written for
-the pipeline) the cameras and their zones, with the same ids. Loading adds or updates rows and
+``configs/dispatch.yaml`` gives departments and grids, ``configs/cameras.yaml`` (read by the
+core's one loader, :func:`gridsight.issues.load_cameras`) the cameras and their zones, with the
+same ids as the pipeline's. Loading adds or updates rows and
 never deletes (the admin API may have added more). Camera stream URLs carry credentials: they
 are stored, never returned by :func:`camera_to_dict`, never logged.
 """
@@ -11,27 +12,16 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.db.models import Camera, Department, Grid, Zone
-from api.services.geometry import check_polygon
 from api.services.rules import DispatchRules, GridIndex, GridShape
+from gridsight import issues
 
 log = logging.getLogger("gridsight.api.registry")
 CAMERA_FIELDS = {"id", "name", "url", "stream_url", "location", "zones", "enabled"}
 SECRET_WORDS = ("url", "password", "secret", "token", "credential", "user")  # never kept in options
-
-
-def load_cameras_yaml(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    cams = doc.get("cameras") or []
-    if not isinstance(cams, list):
-        raise ValueError(f"{path}: `cameras` must be a list")
-    return cams
 
 
 def upsert_department(session: Session, id: str, name_en: str, name_zh: str = "") -> Department:
@@ -74,12 +64,37 @@ def upsert_camera(session: Session, spec: dict, grids: GridIndex) -> Camera:
 
 
 def upsert_zone(session: Session, camera_id: str, spec: dict) -> Zone:
-    zone = session.get(Zone, (camera_id, str(spec["id"]))) or Zone(camera_id=camera_id, id=str(spec["id"]))
-    zone.kind = str(spec.get("kind", "any"))
-    zone.polygon = check_polygon(spec.get("polygon") or [], f"zone {spec['id']!r} polygon")
+    """A zone row, checked as the judgement will read it (kind, polygon, normalized: ValueError)."""
+    (checked,) = issues.parse_zones([{**spec, "polygon": spec.get("polygon") or []}], f"camera {camera_id!r}")
+    zone = session.get(Zone, (camera_id, checked.id)) or Zone(camera_id=camera_id, id=checked.id)
+    zone.kind = checked.kind
+    zone.polygon = issues.check_polygon(spec["polygon"])
     zone.options = {k: v for k, v in spec.items() if k not in {"id", "kind", "polygon"}}
     session.add(zone)
     return zone
+
+
+def judged_zones(zones: list[Zone]) -> list[issues.Zone]:
+    """A camera's zone rows as the judgement's zones; a row that no longer reads as a zone (stored
+    before zones were checked) is left out with a warning, never failing the request."""
+    out = []
+    for z in zones:
+        try:
+            out.append(issues.Zone(z.id, z.kind, z.polygon, bool((z.options or {}).get("normalized"))))
+        except ValueError as exc:
+            log.warning("zone skipped: it is not a valid zone", extra={"camera": z.camera_id, "zone": z.id,
+                                                                       "error": str(exc)})
+    return out
+
+
+def camera_min_scores(cam: Camera | None) -> dict[str, float]:
+    """The camera's sensitivity (issue type -> min_score, from cameras.yaml or the admin API's
+    ``sensitivity`` option); {} when unset or unreadable."""
+    try:
+        return issues.parse_min_scores((cam.options or {}).get("sensitivity")) if cam else {}
+    except ValueError:
+        log.warning("camera sensitivity ignored: not {issue type: {min_score: S}}", extra={"camera": cam.id})
+        return {}
 
 
 def sync_from_configs(session: Session, rules: DispatchRules, cameras_yaml: Path) -> GridIndex:
@@ -90,7 +105,7 @@ def sync_from_configs(session: Session, rules: DispatchRules, cameras_yaml: Path
         upsert_grid(session, g.id, g.name, g.polygon)
     session.flush()
     grids = load_grid_index(session)
-    cameras = load_cameras_yaml(cameras_yaml)
+    cameras = [c.spec for c in issues.load_cameras(cameras_yaml, missing_ok=True)]
     for spec in cameras:
         upsert_camera(session, spec, grids)
     log.debug("registry loaded", extra={"departments": len(rules.departments), "grids": len(grids.grids),

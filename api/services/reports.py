@@ -115,40 +115,106 @@ def build_report(session: Session, f: TicketFilters, principal: Principal | None
     }
 
 
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+LINESTYLES = ("-", "--", "-.", ":")
+UNITS = {"tickets": 1.0, "mean_time_to_dispatch_h": 0.5, "mean_time_to_fix_h": 0.5, "mean_rating": 0.5}
+RATE_UNIT = 0.1  # shares and rates: the smallest span an axis shows (10 points)
+BOUNDS = {"mean_rating": (1.0, 5.0)}  # what a metric can be; rates and shares (0, 1), the rest (0, none)
+
+
+def y_limits(key: str, values: list[float]) -> tuple[float, float]:
+    """The y range of one panel, from its data: the values' span padded, at least a unit wide (a
+    single value or equal values never get a +-0.04 axis), reaching past what the metric can be
+    (below 0, above 100 %) only by a small margin that keeps markers on the bound whole."""
+    lo, hi = min(values), max(values)
+    rate = key.endswith(("share", "rate"))
+    floor, ceil = BOUNDS.get(key, (0.0, 1.0 if rate else None))
+    unit = RATE_UNIT if rate else UNITS.get(key, 1.0)
+    pad = max((hi - lo) * 0.15, unit, 0.0 if rate else abs(hi) * 0.1)
+    lo, hi = lo - pad, hi + pad
+    if lo < floor:
+        lo = floor - pad * 0.3
+    if ceil is not None and hi > ceil:
+        hi = ceil + pad * 0.3
+    return lo, hi
+
+
+def metrics_with_data(report: dict) -> list[str]:
+    """The metrics the chart draws a panel for: those with a value in some row."""
+    return [key for key in METRICS if any(r.get(key) is not None for r in report["rows"])]
+
+
 def chart_png(report: dict, *, dpi: int = 100) -> bytes:
-    """The report's metrics per period as a PNG: one panel per metric, one line per group."""
+    """The report's metrics per period as a PNG (1600 x 800 at 100 dpi): one panel per metric that
+    has data, one series per group. Each group has its own marker, line style and a small sideways
+    offset, so equal values of two groups stay visible; with few periods each point is labelled."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
 
     _cjk_font()
     periods = sorted({r["period"] for r in report["rows"]})
     groups = sorted({r["group"] for r in report["rows"]})
     values = {(r["period"], r["group"]): r for r in report["rows"]}
+    panels = [(key, METRICS[key]) for key in metrics_with_data(report)]
     fig = Figure(figsize=(16, 8), dpi=dpi)
     FigureCanvasAgg(fig)
-    axes = fig.subplots(2, 4).ravel()
+    title = f"GridSight evaluation per {report['by']} and {report['period']} / 处置评估"
+    if not panels:
+        fig.suptitle(title, fontsize=13)
+        fig.text(0.5, 0.5, "no tickets in this range\n此时间段无工单", ha="center", va="center", fontsize=16)
+        return _png(fig)
+    cols = min(4, len(panels))
+    rows = -(-len(panels) // cols)
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
     x = list(range(len(periods)))
-    for ax, (key, (en, zh)) in zip(axes, METRICS.items()):
-        for g in groups:
+    width = min(0.3, 0.08 * len(groups))  # the spread of one period's points
+    label_points = len(periods) <= 3
+    for ax, (key, (en, zh)) in zip(axes, panels):
+        seen = []
+        for gi, g in enumerate(groups):
+            offset = (gi - (len(groups) - 1) / 2) * (width / max(1, len(groups) - 1)) if len(groups) > 1 else 0.0
             ys = [values.get((p, g), {}).get(key) for p in periods]
-            ax.plot(x, [float("nan") if y is None else y for y in ys], marker="o", label=g)
+            xs = [i + offset for i in x]
+            ax.plot(xs, [float("nan") if y is None else y for y in ys], marker=MARKERS[gi % len(MARKERS)],
+                    linestyle=LINESTYLES[gi % len(LINESTYLES)], markersize=8, linewidth=1.8, alpha=0.9,
+                    markerfacecolor="white" if gi % 2 else None, markeredgewidth=1.8, label=g)
+            for xi, y in zip(xs, ys):
+                if y is None:
+                    continue
+                seen.append(y)
+                if label_points:
+                    text = f"{y:.0%}" if key.endswith(("share", "rate")) else f"{y:g}"
+                    ax.annotate(text, (xi, y), textcoords="offset points", xytext=(0, 8), ha="center", fontsize=8)
         ax.set_title(f"{en} {zh}", fontsize=10)
-        ax.set_xticks(x, periods, rotation=45, ha="right", fontsize=8)
-        ax.grid(alpha=0.3)
+        ax.set_xticks(x, periods, rotation=30 if len(periods) > 4 else 0, ha="right" if len(periods) > 4 else "center",
+                      fontsize=8)
+        ax.set_xlim(-0.5, len(periods) - 0.5)
+        ax.set_ylim(*y_limits(key, seen))
+        if key == "tickets":
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        floor, ceil = BOUNDS.get(key, (0.0, 1.0 if key.endswith(("share", "rate")) else None))
+        ax.set_yticks([t for t in ax.get_yticks() if floor <= t and (ceil is None or t <= ceil + 1e-9)])
         if key.endswith(("share", "rate")):
-            ax.set_ylim(-0.02, 1.02)
-    legend = axes[-1]
-    legend.axis("off")
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.grid(alpha=0.3)
+    for ax in axes[len(panels):]:
+        ax.remove()
     handles, labels = axes[0].get_legend_handles_labels()
-    if handles:
-        legend.legend(handles, labels, title=f"{report['by']} / 分组", loc="center")
-    else:
-        legend.text(0.5, 0.5, "no tickets in this range\n此时间段无工单", ha="center", va="center")
-    fig.suptitle(f"GridSight evaluation per {report['by']} and {report['period']} / 处置评估", fontsize=13)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.legend(handles, labels, title=f"{report['by']} / 分组", loc="upper right", ncols=min(len(labels), 6),
+               fontsize=9, title_fontsize=9)
+    missing = [f"{en} {zh}" for key, (en, zh) in METRICS.items() if key not in dict(panels)]
+    if missing:
+        fig.text(0.01, 0.01, "no data yet / 暂无数据: " + ", ".join(missing), fontsize=8, color="0.4")
+    fig.suptitle(title, fontsize=13, x=0.01, ha="left")
+    fig.tight_layout(rect=(0, 0.03, 1, 0.93))
+    return _png(fig)
+
+
+def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()

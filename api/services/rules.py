@@ -1,7 +1,8 @@
 """Dispatch rules: issue types, type -> department, location -> grid, SLA per type and severity.
 
-Read from ``configs/issues.yaml`` (category code, bilingual names, default severity: the
-``rule`` part belongs to the pipeline) and ``configs/dispatch.yaml``.
+Issue types from the core's catalogue (:mod:`gridsight.issues.catalogue`, ``configs/issues.yaml``:
+category code, bilingual names, default severity, the rule uploads and photos are judged by),
+routing, grids and SLAs from ``configs/dispatch.yaml``.
 
 >>> rules = DispatchRules.from_dicts(
 ...     {"fire": {"category": "0499", "name_en": "Fire", "name_zh": "火情", "severity": "critical"}},
@@ -19,8 +20,8 @@ from pathlib import Path
 
 import yaml
 
-from api.db.models import SEVERITIES
-from api.services.geometry import bounds, check_polygon, inside
+from gridsight.issues import SEVERITIES, IssueRule, load_catalogue, parse_catalogue, points_in_polygon
+from gridsight.issues.zones import bounds, check_polygon
 
 DEFAULT_SLA = {"critical": timedelta(hours=1), "high": timedelta(hours=4),
                "medium": timedelta(hours=24), "low": timedelta(hours=72)}
@@ -34,16 +35,6 @@ def parse_duration(value) -> timedelta:
     if not m:
         raise ValueError(f"bad duration {value!r}: use e.g. 30m, 4h, 2d")
     return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
-
-
-@dataclass(frozen=True)
-class IssueType:
-    key: str
-    category: str
-    name_en: str
-    name_zh: str
-    severity: str
-    rule: dict = field(default_factory=dict, compare=False)  # the pipeline's; read by /detect only
 
 
 @dataclass(frozen=True)
@@ -63,7 +54,7 @@ class GridShape:
 
     def contains(self, lat: float, lon: float) -> bool:
         a, b, c, d = self.bbox
-        return a <= lat <= c and b <= lon <= d and inside(self.polygon, lat, lon)
+        return a <= lat <= c and b <= lon <= d and bool(points_in_polygon(self.polygon, [(lat, lon)])[0])
 
 
 class GridIndex:
@@ -83,7 +74,7 @@ class GridIndex:
 
 @dataclass
 class DispatchRules:
-    issue_types: dict[str, IssueType]
+    issue_types: dict[str, IssueRule]
     departments: list[dict] = field(default_factory=list)
     routing: dict[str, str] = field(default_factory=dict)
     default_department: str | None = None
@@ -95,23 +86,20 @@ class DispatchRules:
 
     @classmethod
     def load(cls, configs_dir: Path) -> "DispatchRules":
-        issues = yaml.safe_load((configs_dir / "issues.yaml").read_text(encoding="utf-8")) or {}
+        types = load_catalogue(configs_dir / "issues.yaml")
         dispatch_file = configs_dir / "dispatch.yaml"
         dispatch = yaml.safe_load(dispatch_file.read_text(encoding="utf-8")) if dispatch_file.exists() else {}
         try:
-            return cls.from_dicts(issues.get("issue_types") or {}, dispatch or {})
+            return cls.from_catalogue(types, dispatch or {})
         except (ValueError, TypeError, KeyError) as exc:
             raise ValueError(f"{configs_dir}: {exc}") from exc
 
     @classmethod
     def from_dicts(cls, issue_types: dict, dispatch: dict) -> "DispatchRules":
-        types = {}
-        for key, spec in issue_types.items():
-            severity = spec.get("severity", "medium")
-            if severity not in SEVERITIES:
-                raise ValueError(f"issue type {key!r}: severity {severity!r} is not one of {SEVERITIES}")
-            types[key] = IssueType(key, str(spec.get("category", "")), spec.get("name_en", key),
-                                   spec.get("name_zh", ""), severity, spec.get("rule") or {})
+        return cls.from_catalogue(parse_catalogue(issue_types), dispatch)
+
+    @classmethod
+    def from_catalogue(cls, types: dict[str, IssueRule], dispatch: dict) -> "DispatchRules":
         sla = dispatch.get("sla") or {}
         sla_default = dict(DEFAULT_SLA)
         sla_default.update({s: parse_duration(v) for s, v in (sla.get("default") or {}).items()})
@@ -134,7 +122,7 @@ class DispatchRules:
                    auto_dispatch=frozenset(dispatch.get("auto_dispatch") or ()),
                    escalation_interval_s=float(escalation.get("interval_s", 60)))
 
-    def issue_type(self, key: str) -> IssueType | None:
+    def issue_type(self, key: str) -> IssueRule | None:
         return self.issue_types.get(key)
 
     def department_for(self, issue_type: str) -> str | None:

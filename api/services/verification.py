@@ -10,6 +10,11 @@ One rule for both, applied to a ``resolved`` ticket:
   The camera is asked again :data:`OFFLINE_RETRY_AFTER` later, up to :data:`OFFLINE_TRIES` checks
   of one resolve; after that a person verifies it.
 
+An "after" photo is judged by the core's single-frame judgement (:func:`judge_photo`), as an
+upload or a camera frame would be: the ticket's rule at the ticket's zone of its camera (so take
+the photo as the camera sees the place, or use the camera's own snapshot), on the whole picture
+when the ticket has no zone (uploads without a camera, rules for anywhere).
+
 Each check is a :class:`~api.db.loop.Verification` row (what was seen, over which window, the
 images). The pipeline never edits a ticket's status: it reports, this module decides.
 """
@@ -30,12 +35,19 @@ from api.services.evidence import store_evidence
 from api.services.lifecycle import allowed_actions, record, transition
 from api.services.rules import DispatchRules
 from api.services.tickets import API, iso
+from gridsight.issues import Detections, Finding, IssueRule, Zone, judge, places, whole_frame
 
 log = logging.getLogger("gridsight.api.verification")
 IMAGE_KINDS = ("before", "after_raw", "after_annotated", "after_crop", "before_after")
 OFFLINE_TRIES = 3  # camera checks of one resolve that may find the camera offline
 OFFLINE_RETRY_AFTER = timedelta(minutes=10)  # before the camera is asked again
 OFFLINE = Verification.outcome == "camera_offline"
+NOTES = {  # the history note of a reopen / verify: by outcome, then (photo, camera)
+    "still_present": ("the after photo still shows {classes} / 复核照片：问题仍在",
+                      "camera {camera} still sees {name} at {where} after the resolve ({seen}{span}) / 摄像头复核：问题仍在"),
+    "gone": ("the after photo shows no {name} / 复核照片：已消除",
+             "camera {camera}: {where} clear after the resolve ({seen} still showed it{span}) / 摄像头复核：已消除"),
+}
 
 
 def _camera_check_of(ticket_id, resolved_at):
@@ -53,6 +65,16 @@ def require_resolved(ticket: Ticket, resolved_at: datetime | None = None) -> Non
             (ticket.resolved_at - resolved_at).total_seconds()) > 0.001:
         raise Conflict(f"ticket {ticket.number} was resolved again at {iso(ticket.resolved_at)}; this check was "
                        f"for the resolve at {iso(resolved_at)}", ticket.status, allowed_actions(ticket.status))
+
+
+def judge_photo(dets: Detections, shape: tuple[int, ...], rule: IssueRule, zones: list[Zone], zone_id: str | None,
+                *, min_scores=None, operating_points=None) -> Finding:
+    """Whether ``rule`` still holds on an after photo at the ticket's place (``zone_id`` among the
+    camera's ``zones``; the whole picture when there is no such zone for the rule)."""
+    zone = next((z for z in zones if z.id == zone_id), None)
+    where = [zone] if zone is not None and places(rule, [zone]) else [whole_frame()]
+    (found,) = judge(dets, shape, [rule], where, min_scores=min_scores, operating_points=operating_points)
+    return found
 
 
 def before_image(ticket: Ticket) -> dict | None:
@@ -80,32 +102,24 @@ def apply(session: Session, ticket: Ticket, *, method: str, outcome: str, actor,
     before = before_image(ticket)
     images = [] if before is None else [{**before, "kind": "before"}]
     images += [{**ref, "kind": f"after_{kind}"} for kind, ref in after.items() if kind != "original"]
-    where = _where(ticket)
-    seen = f"{present_frames}/{frames} frames" if method == "camera" else ""
-    span = _span(window)
     if outcome == "still_present":
-        fresh = [after[k] for k in ("annotated", "raw", "crop", "original") if k in after]
-        ticket.evidence = fresh
+        ticket.evidence = [after[k] for k in ("annotated", "raw", "crop", "original") if k in after]
         if detections is not None:
             ticket.detections = detections
         if score is not None:
             ticket.score = score
         if window[1] is not None and window[1] > ticket.last_seen_at:
             ticket.last_seen_at = window[1]
-        note = (f"camera {ticket.camera_id} still sees {ticket.name_en} at {where} after the resolve ({seen}{span}) "
-                f"/ 摄像头复核：问题仍在" if method == "camera" else
-                f"the after photo still shows {_classes(detections)} / 复核照片：问题仍在")
-        transition(session, ticket, "reopen", actor, now, rules, note=note)
-        applied = "reopen"
     elif outcome == "gone":
         composite = _beside(store, before, after_bytes)
         if composite is not None:
             images.append(composite)
-        note = (f"camera {ticket.camera_id}: {where} clear after the resolve ({seen} still showed it{span}) "
-                f"/ 摄像头复核：已消除" if method == "camera" else
-                f"the after photo shows no {ticket.name_en} / 复核照片：已消除")
-        transition(session, ticket, "verify", actor, now, rules, note=note)
-        applied = "verify"
+    if outcome in NOTES:
+        applied = "reopen" if outcome == "still_present" else "verify"
+        note = NOTES[outcome][method == "camera"].format(
+            camera=ticket.camera_id, name=ticket.name_en, where=_where(ticket), span=_span(window),
+            seen=f"{present_frames}/{frames} frames", classes=_classes(detections))
+        transition(session, ticket, applied, actor, now, rules, note=note)
     elif outcome == "camera_offline":
         tries = 1 + (0 if method != "camera" else session.scalar(
             select(func.count()).select_from(Verification).where(_camera_check_of(ticket.id, checked), OFFLINE)))

@@ -59,12 +59,13 @@ class CameraSpec:
     id: str
     detect_fps: float = 2.0
     zones: list[dict] = field(default_factory=list)  # {id, kind, polygon, normalized}
+    min_scores: dict[str, float] = field(default_factory=dict)  # its sensitivity: issue type -> min_score
 
     @classmethod
     def from_camera(cls, cam) -> "CameraSpec":
         return cls(cam.id, float(cam.detect_fps), [
             {"id": z.id, "kind": z.kind, "polygon": [list(p) for p in z.polygon], "normalized": z.normalized}
-            for z in cam.zones])
+            for z in cam.zones], dict(cam.min_scores))
 
 
 def render_evidence(ev, language: str) -> dict[str, str] | None:
@@ -120,13 +121,16 @@ class SegmentRunner:
     """Runs segments through :class:`~pipeline.processing.CameraProcessor` (gating, shared
     detector through the batching scheduler, tracker, rules, incidents) and collects records."""
 
-    def __init__(self, detector, rules: dict, *, language: str = "en+zh", progress_every: int = 25) -> None:
+    def __init__(self, detector, rules: dict, *, language: str = "en+zh", progress_every: int = 25,
+                 operating_points: dict[str, float] | None = None) -> None:
+        from models.registry import operating_points as model_operating_points
         from pipeline.processing import privacy_threshold
         from pipeline.scheduler import BatchScheduler
 
         self.detector = detector
         self.scheduler = BatchScheduler(detector, **privacy_threshold(detector))
         self.rules = rules
+        self.operating_points = model_operating_points() if operating_points is None else operating_points
         self.language = language
         self.progress_every = progress_every
 
@@ -136,13 +140,12 @@ class SegmentRunner:
     def run(self, camera: CameraSpec, seg: Segment, info: FootageInfo, start_epoch: float, *,
             on_progress: Callable[[int], None] | None = None,
             should_stop: Callable[[], bool] | None = None, gate: bool = True) -> dict:
-        from pipeline.cameras import Camera
+        from gridsight.issues import Camera, parse_zones
         from gridsight.settings import get_settings
         from pipeline.processing import CameraProcessor
-        from pipeline.zones import parse_zones
 
         cam = Camera(camera.id, info.path, detect_fps=camera.detect_fps,
-                     zones=parse_zones(camera.zones, f"camera {camera.id}"))
+                     zones=parse_zones(camera.zones, f"camera {camera.id}"), min_scores=dict(camera.min_scores))
         t0 = start_epoch + seg.offset_s
         owned_from = t0 + info.times[seg.start]
         source = SegmentSource(camera.id, info, seg, t0, camera.detect_fps, on_progress, should_stop,
@@ -152,7 +155,8 @@ class SegmentRunner:
         proc = CameraProcessor(cam, source, self.scheduler, self.rules, self.detector.names,
                                lambda _c, evs: events.extend(evs), gate=gate,
                                min_score=getattr(self.detector, "conf", 0.0),
-                               privacy_window_s=get_settings().privacy_window_s).start()
+                               privacy_window_s=get_settings().privacy_window_s,
+                               operating_points=self.operating_points).start()
         proc.join()
         if proc.stats.error:
             if "FootageError" in proc.stats.error or "no such file" in proc.stats.error:

@@ -60,7 +60,7 @@ def resolve_camera(camera_id: str, options: dict) -> CameraSpec:
     if inline:
         return CameraSpec(camera_id, float(inline.get("detect_fps", 2.0)), list(inline.get("zones") or []))
     from gridsight.settings import get_settings
-    from pipeline.cameras import find_camera, load_cameras
+    from gridsight.issues import find_camera, load_cameras
 
     path = options.get("cameras_config") or get_settings().configs / "cameras.yaml"
     return CameraSpec.from_camera(find_camera(load_cameras(path), camera_id))

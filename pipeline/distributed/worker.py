@@ -54,7 +54,7 @@ class LiveCameras:
 
     def __init__(self, cameras_file: str, worker_id: str, detector_spec: str | None, device: str, r,
                  verify: bool = True) -> None:
-        from pipeline.cameras import load_cameras
+        from gridsight.issues import load_cameras
 
         self.cameras = {c.id: c for c in load_cameras(cameras_file)}
         self.worker_id, self.detector_spec, self.device, self.r = worker_id, detector_spec, device, r

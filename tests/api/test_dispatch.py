@@ -7,10 +7,14 @@ from datetime import timedelta
 
 import pytest
 
-from api.services.geometry import inside
 from api.services.rules import DispatchRules, GridIndex, GridShape, parse_duration
+from gridsight.issues import points_in_polygon
 from gridsight.paths import CONFIGS_DIR
 from tests.api.conftest import NW, SE
+
+
+def inside(polygon, a, b) -> bool:
+    return bool(points_in_polygon(polygon, [(a, b)])[0])
 
 
 def test_point_in_polygon_concave_and_edges():

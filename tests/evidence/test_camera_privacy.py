@@ -17,7 +17,7 @@ BY_THE_SIGN = [414, 184, 447, 260]  # the person behind the sign, in vtest.avi a
 
 @pytest.fixture(scope="module")
 def demo_events(shared_data):
-    from pipeline.cameras import find_camera, load_cameras
+    from gridsight.issues import find_camera, load_cameras
     from pipeline.runtime import Pipeline, PipelineOptions
     from pipeline.sources import open_source
 

@@ -20,11 +20,10 @@ import pytest
 import yaml
 from PIL import Image
 
+from gridsight.issues import Camera, Zone
 from gridsight.paths import CONFIGS_DIR
-from pipeline.cameras import Camera
 from pipeline.runtime import Pipeline, PipelineOptions
 from pipeline.verify import Verifier, VerifyOptions
-from pipeline.zones import Zone
 from tests.api.conftest import LiveServer
 from tests.loop.scene import LANE, T0, VTEST, PushedSource, Street
 

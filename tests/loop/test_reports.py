@@ -89,3 +89,29 @@ def test_report_chart_is_a_png(api):
     doc = api.call("GET", "/openapi.json").json()["paths"]["/api/v1/reports/evaluation.png"]["get"]
     assert "image/png" in doc["responses"]["200"]["content"]
 
+
+
+def test_chart_is_readable_with_little_data():
+    """One week, two departments with equal values: a panel per metric with data only, axes from the
+    data (never +-0.04 around one value), both series drawn (offset, own markers)."""
+    from api.services.reports import chart_png, metrics_with_data, y_limits
+
+    rows = [{"period": "2026-W10", "group": g, "tickets": 3, "mean_time_to_dispatch_h": 1.0,
+             "mean_time_to_fix_h": None, "verified_by_camera_share": None, "reopen_rate": 0.0,
+             "false_positive_rate": 1 / 3, "mean_rating": None} for g in ("sanitation", "traffic-police")]
+    report = {"by": "department", "period": "week", "rows": rows}
+    assert metrics_with_data(report) == ["tickets", "mean_time_to_dispatch_h", "reopen_rate", "false_positive_rate"]
+    assert y_limits("tickets", [3, 3]) == (2.0, 4.0)
+    lo, hi = y_limits("false_positive_rate", [1 / 3])
+    assert 0 < lo < 1 / 3 < hi < 1 and hi - lo >= 0.2
+    lo, hi = y_limits("reopen_rate", [0.0])
+    assert -0.05 < lo < 0 and 0.05 < hi <= 0.11  # a marker on 0 stays whole; no empty 0..1 axis
+    assert y_limits("verified_by_camera_share", [1.0])[1] <= 1.05
+    assert y_limits("mean_rating", [4.0, 4.0])[0] >= 3.0
+    img = Image.open(io.BytesIO(chart_png(report)))
+    assert img.size == (1600, 800)
+    rgb = img.convert("RGB")
+    colours = {rgb.getpixel((x, y)) for x in range(0, 1600, 2) for y in range(0, 800, 2)}
+    blue, orange = (31, 119, 180), (255, 127, 14)  # the two series' colours (matplotlib's first two)
+    assert any(max(abs(a - b) for a, b in zip(c, blue)) < 30 for c in colours)
+    assert any(max(abs(a - b) for a, b in zip(c, orange)) < 30 for c in colours)

@@ -86,3 +86,18 @@ def test_calibration_set_is_local_frames(configs, tmp_path):
     ds = check_det_dataset(str(data))  # what the int8 exporter reads; nothing to download
     images = sorted((tmp_path / "calib" / "images").glob("*.jpg"))
     assert len(images) >= 6 and ds["names"] == {0: "a", 1: "b"} and ds["nc"] == 2
+
+
+def test_operating_points_are_read_per_model_and_checked(configs):
+    """A model's ``operating_points`` reach the rules as a plain mapping; a bad one is a user error."""
+    from models.registry import load_registry, operating_points
+
+    doc = yaml.safe_load((configs / "models.yaml").read_text())
+    doc["models"]["gridsight"]["operating_points"] = {"smoke": 0.55, "fire": 0.4}
+    (configs / "models.yaml").write_text(yaml.safe_dump(doc))
+    assert operating_points() == operating_points("gridsight") == {"smoke": 0.55, "fire": 0.4}
+    assert operating_points("coco") == {} and operating_points("/some/model.pt") == {}
+    doc["models"]["gridsight"]["operating_points"] = {"smoke": 1.5}
+    (configs / "models.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(UserError, match="operating_points"):
+        load_registry()

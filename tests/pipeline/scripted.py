@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.detections import Detections
+from gridsight.issues import Detections, Zone
 from pipeline.incidents import IncidentBook
 from pipeline.rules import IssueRule, RuleBook
 from pipeline.track import CameraTracker
-from pipeline.zones import Zone
 
 NAMES = {0: "person", 2: "car", 7: "truck", 25: "umbrella", 80: "fire", 85: "water"}
 IDS = {v: k for k, v in NAMES.items()}

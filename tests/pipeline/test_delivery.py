@@ -21,7 +21,7 @@ LOCATION = {"lat": 31.235, "lon": 121.465, "address": "1 North-west Rd"}
 
 def scripted_events():
     """A parked car: open, then updates and a close; and a second place, a second incident."""
-    from pipeline.zones import Zone
+    from gridsight.issues import Zone
     from tests.pipeline.scripted import KERB
 
     west = Zone("west-kerb", "no_parking", [(0, 200), (299, 200), (299, 480), (0, 480)])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from gridsight.issues import Zone
 from pipeline.motion import MotionDetector
 from pipeline.sampling import DetectionPolicy
-from pipeline.zones import Zone
 
 ZONE = Zone("kerb", "no_parking", [(400, 300), (640, 300), (640, 480), (400, 480)])
 

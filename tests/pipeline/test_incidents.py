@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gridsight.issues import Zone
 from pipeline.rules import IssueRule, RuleBook, load_rules
-from pipeline.zones import Zone
 from tests.pipeline.scripted import KERB, SHAPE, T0, Scene, dets, parking_rule
 
 CAR = ("car", (400, 250, 520, 330), 0.8)  # bottom-centre (460, 330): in the kerb zone

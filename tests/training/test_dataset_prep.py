@@ -306,3 +306,41 @@ def test_a_stopped_run_trains_on_with_a_new_mix(prepared, tmp_path):
     assert len(rows) == 1 + 3  # epoch 1 before the stop, epochs 2 and 3 after it
     assert torch.load(last_checkpoint(run), map_location="cpu", weights_only=False)["train_args"]["data"] == \
         str(run.with_suffix(".data.yaml").resolve())
+
+
+def test_untouched_test_split_takes_whole_clips_and_scenes(tmp_path):
+    """`test_scenes` moves whole clips of the validation split to the test split, `test_fraction`
+    whole scenes (by hash), `negatives_test_fraction` held-out negatives: no scene on both sides,
+    nothing lost, nothing taken from training, and a test-<source> list per source."""
+    import copy
+    import shutil
+
+    data = tmp_path / "data"
+    make_data_dir(data)
+    valid = data / "fire" / "valid"
+    for clip in ("fire2_mp4", "smoke1_mp4"):  # two clips of three frames each
+        for n in (3, 7, 9):
+            shutil.copy(valid / "images" / "img1.jpg", valid / "images" / f"{clip}-{n}_jpg.jpg")
+            shutil.copy(valid / "labels" / "img1.txt", valid / "labels" / f"{clip}-{n}_jpg.txt")
+    manifest = copy.deepcopy(MANIFEST)
+    manifest["sources"][0]["test_scenes"] = ["fire2_mp4"]
+    manifest["sources"][1].update(val_fraction=0.7, test_fraction=0.6)  # scene 1 (10-19.jpg) to test
+    path = tmp_path / "split.yaml"
+    path.write_text(yaml.safe_dump(manifest, allow_unicode=True))
+    out = tmp_path / "out"
+    report = prepare(load_manifest(path), data, out, teacher=None, progress=False)
+
+    def listed(key: str) -> list[str]:
+        return [Path(x).name for x in Path(yaml.safe_load(Path(report["yamls"][key]).read_text())["val"]).read_text().split()]
+
+    test_fire, val_fire = listed("test-fire-smoke"), listed("val-fire-smoke")
+    assert sorted(test_fire) == [f"fire-smoke__fire2_mp4-{n}_jpg.jpg" for n in (3, 7, 9)]
+    assert not [x for x in val_fire if "fire2_mp4" in x] and len(val_fire) == 3 + 3  # img0-2 and smoke1's frames
+    assert report["splits"]["train"]["by_source"]["fire-smoke"] == 4  # training untouched
+    water_test, water_val = listed("test-water"), listed("val-water")
+    assert water_test and water_val and not set(water_test) & set(water_val)
+    assert all(len(x) == len("water__10.jpg") for x in water_test) and all(len(x) == len("water__1.jpg") for x in water_val)
+    assert report["splits"]["train"]["by_source"]["water"] + len(water_val) + len(water_test) == 20
+    assert all((out / "labels" / "test" / (Path(x).stem + ".txt")).is_file() for x in test_fire + water_test)
+    data_yaml = yaml.safe_load((out / "data.yaml").read_text())
+    assert data_yaml["val"] == "images/val" and not list((out / "images" / "val").glob("*fire2_mp4*"))

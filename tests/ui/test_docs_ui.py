@@ -23,8 +23,8 @@ import httpx
 import pytest
 
 from gridsight.paths import REPO_ROOT
-from tests.services import free_port
 from tests.ui.chromium import CHROMIUM, Chromium
+from tests.ui.server import running_api
 
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "ui"
 INGEST_KEY = "gsk_ui-test-ingest-key-0123456789"
@@ -71,23 +71,7 @@ def served_api(tmp_path_factory):
                           env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert made.returncode == 0, made.stderr
     dispatcher_key = made.stdout.strip().splitlines()[-1]
-    port = free_port()
-    log = open(home / "uvicorn.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host",
-                             "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                            env=env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the API did not start:\n{(home / 'uvicorn.log').read_text()[-3000:]}")
-            time.sleep(0.2)
+    with running_api(env, home) as base:
         incident = {"key": "cam-ui:illegal_parking:kerb:1", "seq": 1, "event": "open",
                     "issue_type": "illegal_parking", "source": "camera", "camera_id": "cam-ui", "score": 0.91,
                     "location": {"lat": 31.235, "lon": 121.465, "address": "1 North-west Road"},
@@ -99,13 +83,6 @@ def served_api(tmp_path_factory):
         served = Served((base, viewer_key, r.json()))
         served.dispatcher_key = dispatcher_key
         yield served
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 JS_OPBLOCK = """(function(path, method) {{

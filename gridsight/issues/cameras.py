@@ -1,4 +1,5 @@
-"""Cameras and their zones from ``configs/cameras.yaml`` (the ticket API loads the same file).
+"""Cameras and their zones from ``configs/cameras.yaml``: the one loader (the pipeline watches
+them; the ticket API loads the same entries into its camera registry, ids unchanged).
 
 Schema::
 
@@ -9,9 +10,13 @@ Schema::
         location: {lat: 31.23, lon: 121.47, address: "..."}
         detect_fps: 2              # sampled frames per second of footage
         zones: [{id: kerb, kind: no_parking, polygon: [[x, y], ...], normalized: false}]
+        sensitivity:               # optional, per issue type: the score a detection must reach on
+          smoke: {min_score: 0.6}  # this camera (before issues.yaml's min_score and the model's
+                                   # operating point; see gridsight.issues.catalogue)
 
 Relative file urls are resolved against the config file's folder; ``${VAR}`` and ``${VAR:-default}``
-are expanded from the environment (e.g. ``${GRIDSIGHT_DATA}``).
+are expanded from the environment (e.g. ``${GRIDSIGHT_DATA}``). :attr:`Camera.spec` keeps the
+entry as written (the API stores it; its url is never expanded there).
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.zones import Zone, parse_zones
+from gridsight.issues.catalogue import parse_min_scores
+from gridsight.issues.zones import Zone, parse_zones
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -36,6 +42,8 @@ class Camera:
     location: dict | None = None
     detect_fps: float = 2.0
     zones: list[Zone] = field(default_factory=list)
+    min_scores: dict[str, float] = field(default_factory=dict)  # issue type -> min_score (its sensitivity)
+    spec: dict = field(default_factory=dict, repr=False)  # the config entry as written
 
 
 def expand(text: str) -> str:
@@ -50,9 +58,12 @@ def expand(text: str) -> str:
     return _VAR.sub(sub, text)
 
 
-def load_cameras(path: str | Path) -> list[Camera]:
-    """Cameras from YAML; ValueError naming the camera and field on bad input."""
+def load_cameras(path: str | Path, *, missing_ok: bool = False) -> list[Camera]:
+    """Cameras from YAML; ValueError naming the camera and field on bad input (``missing_ok``: no
+    file is no cameras)."""
     path = Path(path)
+    if missing_ok and not path.exists():
+        return []
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
@@ -74,11 +85,13 @@ def load_cameras(path: str | Path) -> list[Camera]:
         try:
             fps = float(item.get("detect_fps", 2.0))
             zones = parse_zones(item.get("zones"), f"{path}: camera {cid!r}")
+            min_scores = parse_min_scores(item.get("sensitivity"), f"{path}: camera {cid!r}")
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{path}: camera {cid!r}: {exc}") from exc
-        if fps <= 0:
+        if not fps > 0:
             raise ValueError(f"{path}: camera {cid!r}: detect_fps must be > 0")
-        cams.append(Camera(cid, url, str(item.get("name", cid)), item.get("location"), fps, zones))
+        cams.append(Camera(cid, url, str(item.get("name", cid)), item.get("location"), fps, zones, min_scores,
+                           dict(item)))
     return cams
 
 
