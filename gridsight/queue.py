@@ -84,6 +84,17 @@ def worker_key(worker_id: str) -> str:
     return f"{PREFIX}worker:{worker_id}"
 
 
+def lease_key(camera_id: str) -> str:
+    """The lease of a live camera: ``gs:lease:<camera>`` holds the id of the worker watching it."""
+    return f"{PREFIX}lease:{camera_id}"
+
+
+def holders(r, cameras: list[str]) -> dict[str, str | None]:
+    """Who holds each camera's lease now."""
+    vals = r.mget([lease_key(c) for c in cameras]) if cameras else []
+    return dict(zip(cameras, vals))
+
+
 def queue_depth(r, queue: str = QUEUE) -> int:
     return sum(int(r.llen(q) or 0) for q in [queue] + [f"{queue}{PRIORITY_SEP}{p}" for p in (3, 6, 9)])
 
