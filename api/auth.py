@@ -49,6 +49,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "escalate": frozenset({"dispatcher", "admin"}),
     "reporter.read": frozenset({"operator", "dispatcher", "admin"}),  # Open311 reporters' contact fields
     "evidence.original": frozenset({"dispatcher", "admin"}),  # an upload's unblurred original, when kept
+    "jobs.read": frozenset({"viewer", "dispatcher", "ingest", "operator", "admin"}),  # archive jobs
+    "jobs.write": frozenset({"ingest", "operator", "admin"}),
     "admin": frozenset({"admin"}),
 }
 KEY_PREFIX = "gsk_"

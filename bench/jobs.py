@@ -68,7 +68,7 @@ def main() -> int:
         files.append(str(f))
     os.environ["GRIDSIGHT_HOME"] = str(tmp / "home")
     import gridsight  # noqa: F401
-    from pipeline.distributed.jobs import JobStore
+    from gridsight.jobs import JobStore
     from pipeline.distributed.local import run_local
     from pipeline.distributed.tasks import plan_job
 

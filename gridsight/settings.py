@@ -33,7 +33,7 @@ class Settings(BaseSettings):
 
     # --- detection ----------------------------------------------------------
     model: str = Field("default", description="Registry name in configs/models.yaml.")
-    backend: Literal["auto", "torch", "openvino", "onnx", "tensorrt"] = "auto"
+    backend: str = Field("auto", description="auto, or a backend of the table in models/backends/__init__.py.")
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N.")
     imgsz: int = 640
     conf: float = 0.25

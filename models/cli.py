@@ -13,6 +13,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from models import backends
+
 PROGRESS_MIN_FRAMES = 30  # a progress bar only for inputs longer than this
 
 
@@ -24,7 +26,7 @@ def register(subparsers) -> None:
     p.add_argument("--save", type=Path, metavar="DIR", help="write annotated images here")
     p.add_argument("--model", default=None, help="registry name (configs/models.yaml) or a .pt / "
                    "*_openvino_model / .onnx path (default: GRIDSIGHT_MODEL, then the registry default)")
-    p.add_argument("--backend", default="auto", choices=["auto", "torch", "openvino", "onnx", "tensorrt"])
+    p.add_argument("--backend", default="auto", choices=["auto", *backends.names()])
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--precision", default=None, choices=["fp32", "fp16", "int8"],
                    help="default: the registry's choice for the backend")

@@ -22,19 +22,14 @@ from __future__ import annotations
 import os
 from typing import Sequence
 
+from models import backends
 from models.backends.base import Detector, pad_batch  # noqa: F401  (the interface, named here for callers)
 
-CPU_ORDER = ("openvino", "onnx", "torch")  # fastest first, on a CPU
-CUDA_ORDER = ("tensorrt", "torch")
-
-
 def available_backends(device: str) -> list[str]:
-    """Backends importable here, fastest first, for ``device``."""
+    """Backends importable here, fastest first, for ``device`` (the table in :mod:`models.backends`)."""
     import importlib.util
 
-    order = CUDA_ORDER if device.startswith("cuda") else CPU_ORDER
-    mods = {"openvino": "openvino", "onnx": "onnxruntime", "torch": "torch", "tensorrt": "tensorrt"}
-    return [b for b in order if importlib.util.find_spec(mods[b]) is not None]
+    return [b.name for b in backends.for_device(device) if importlib.util.find_spec(b.runtime) is not None]
 
 
 def auto_precision(backend: str, device: str) -> str:
@@ -73,7 +68,7 @@ def load_detector(model: str | os.PathLike | None = None, *, backend: str = "aut
     from gridsight.errors import UserError
     from gridsight.settings import get_settings
     from models.export import artefact_for
-    from models.registry import BACKENDS, resolve_model
+    from models.registry import resolve_model
 
     s = get_settings()
     entry = resolve_model(model)
@@ -90,11 +85,13 @@ def load_detector(model: str | os.PathLike | None = None, *, backend: str = "aut
         have = [a.backend for a in entry.prebuilt if a.path.exists()]
         candidates = [b for b in candidates if b in have] or candidates
     chosen = candidates[0] if candidates else "torch"
-    if chosen not in BACKENDS:
-        raise UserError(f"unknown backend {chosen!r} (one of {', '.join(BACKENDS)})")
+    try:
+        row = backends.backend(chosen)
+    except KeyError:
+        raise UserError(f"unknown backend {chosen!r} (one of {', '.join(backends.names())})") from None
     explicit = precision is not None
     if precision is None:
-        precision = entry.precision.get(chosen) or ("fp16" if device.startswith("cuda") and chosen != "onnx" else "fp32")
+        precision = entry.precision.get(chosen) or row.default_precision(device)
     if precision == "auto":
         precision = auto_precision(chosen, device)
     if not explicit and (entry.weights is None or not entry.weights.exists()):  # nothing to export from:
@@ -102,21 +99,9 @@ def load_detector(model: str | os.PathLike | None = None, *, backend: str = "aut
         precision = precision if precision in ready or not ready else ready[0]
     kwargs = dict(device=device, imgsz=imgsz, batch=batch, conf=s.conf if conf is None else conf,
                   iou=s.iou if iou is None else iou, classes=classes, precision=precision)
-    if chosen == "torch":
-        from models.backends.torch_backend import TorchDetector
-
+    if row.export_format is None:  # runs the .pt itself
         if entry.weights is None or not entry.weights.exists():
-            raise UserError(f"model {entry.name!r}: the torch backend needs .pt weights")
-        return TorchDetector(entry.weights, **kwargs)
-    artefact = artefact_for(entry, chosen, precision, imgsz, batch, device, prebuilt=prebuilt)
-    if chosen == "openvino":
-        from models.backends.openvino_backend import OpenVINODetector
-
-        return OpenVINODetector(artefact, entry=entry, **kwargs)
-    if chosen == "onnx":
-        from models.backends.onnx_backend import OnnxDetector
-
-        return OnnxDetector(artefact, entry=entry, **kwargs)
-    from models.backends.tensorrt_backend import TensorRTDetector
-
-    return TensorRTDetector(artefact, entry=entry, **kwargs)
+            raise UserError(f"model {entry.name!r}: the {chosen} backend needs .pt weights")
+        return row.load()(entry.weights, entry=entry, **kwargs)
+    return row.load()(artefact_for(entry, chosen, precision, imgsz, batch, device, prebuilt=prebuilt), entry=entry,
+                      **kwargs)

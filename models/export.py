@@ -20,10 +20,10 @@ from pathlib import Path
 
 from gridsight.errors import UserError
 from gridsight.settings import get_settings
+from models import backends
 from models.registry import Artefact, ModelEntry
 
 log = logging.getLogger("gridsight.models.export")
-FORMATS = {"openvino": "openvino", "onnx": "onnx", "tensorrt": "engine"}
 CALIBRATION_VERSION = b"footage-v1"  # the built-in calibration set (models/calibration.py); bump when it changes
 
 
@@ -69,40 +69,36 @@ def artefact_for(entry: ModelEntry, backend: str, precision: str, imgsz: int, ba
         have = ", ".join(f"{a.backend}/{a.precision}/{a.imgsz}px" for a in entry.prebuilt) or "none"
         raise UserError(f"model {entry.name!r}: no {backend} {precision} artefact at {imgsz}px "
                         f"(prebuilt: {have}) and no .pt weights to export one from")
-    # OpenVINO exports take any shape (dynamic): one async request per frame, each frame letterboxed to
-    # its own smallest rectangle, so one export serves every batch size. ONNX and TensorRT keep the
-    # static batch they will run.
-    if backend == "openvino":
+    # Dynamic exports (OpenVINO) take any shape: one async request per frame, each frame letterboxed to
+    # its own smallest rectangle, so one export serves every batch size. The others (ONNX, TensorRT)
+    # keep the static batch they will run.
+    if backends.backend(backend).dynamic:
         return export(entry.weights, backend, precision, imgsz, 1, device, entry.calibration, dynamic=True)
     return export(entry.weights, backend, precision, imgsz, batch, device, entry.calibration)
 
 
 def export(weights: Path, backend: str, precision: str, imgsz: int, batch: int = 1, device: str = "cpu",
            calibration: Path | None = None, dynamic: bool = False) -> Artefact:
-    if backend not in FORMATS:
+    row = next((b for b in backends.BACKENDS if b.name == backend and b.export_format), None)
+    if row is None:
         raise UserError(f"no export for backend {backend!r}")
-    if precision == "int8" and backend != "openvino":
-        raise UserError(f"int8 is supported for the OpenVINO backend only, not {backend}")
+    if precision == "int8" and not row.int8:
+        int8 = ", ".join(b.name for b in backends.BACKENDS if b.int8)
+        raise UserError(f"int8 is supported for the {int8} backend only, not {backend}")
     key = export_key(weights, backend, precision, imgsz, batch, dynamic, calibration)
     final = exports_dir() / key
     with _locked(exports_dir() / f".{key}.lock"):
         if not (final / ".complete").exists():
-            _build(weights, backend, precision, imgsz, batch, device, calibration, final, dynamic)
-    return Artefact(backend, precision, _artefact_path(final, backend), imgsz, 0 if dynamic else batch)
+            _build(weights, row, precision, imgsz, batch, device, calibration, final, dynamic)
+    path = next(p for p in final.iterdir() if p.name.endswith(row.suffix))  # <stem><suffix>: file or folder
+    return Artefact(backend, precision, path, imgsz, 0 if dynamic else batch)
 
 
-def _artefact_path(folder: Path, backend: str) -> Path:
-    if backend == "openvino":
-        return next(p for p in folder.iterdir() if p.is_dir() and p.name.endswith("_openvino_model"))
-    suffix = ".onnx" if backend == "onnx" else ".engine"
-    return next(folder.glob(f"*{suffix}"))
-
-
-def _build(weights: Path, backend: str, precision: str, imgsz: int, batch: int, device: str,
+def _build(weights: Path, row: backends.Backend, precision: str, imgsz: int, batch: int, device: str,
            calibration: Path | None, final: Path, dynamic: bool = False) -> None:
     from ultralytics import YOLO
 
-    log.info("exporting model (first use; cached afterwards)", extra={"weights": str(weights), "backend": backend,
+    log.info("exporting model (first use; cached afterwards)", extra={"weights": str(weights), "backend": row.name,
              "precision": precision, "imgsz": imgsz, "batch": batch, "to": str(final)})
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
@@ -110,9 +106,9 @@ def _build(weights: Path, backend: str, precision: str, imgsz: int, batch: int, 
         pt = tmp / "model.pt"
         shutil.copyfile(weights, pt)  # exports land beside the .pt, which may be read-only
         model = YOLO(str(pt), task="detect")
-        args = dict(format=FORMATS[backend], imgsz=imgsz, batch=batch, dynamic=dynamic,
-                    device="cpu" if backend != "tensorrt" else device, verbose=False)
-        if backend != "openvino":
+        args = dict(format=row.export_format, imgsz=imgsz, batch=batch, dynamic=dynamic,
+                    device="cpu" if "cpu" in row.devices else device, verbose=False)
+        if not row.dynamic:
             args["simplify"] = False  # onnxslim is not installed; the plain graph runs as fast here
         if precision == "int8":
             from models.calibration import calibration_yaml
@@ -127,7 +123,7 @@ def _build(weights: Path, backend: str, precision: str, imgsz: int, batch: int, 
             args.update(quantize=16)
         out = model.export(**args)
         if not out or not Path(out).exists():
-            raise RuntimeError(f"export to {backend} produced nothing")
+            raise RuntimeError(f"export to {row.name} produced nothing")
         pt.unlink()
         (tmp / ".complete").write_text(f"{weights}\n")
         if final.exists():

@@ -21,8 +21,8 @@ from gridsight.errors import UserError
 from gridsight.yamlfile import read_yaml
 from gridsight.paths import REPO_ROOT
 from gridsight.settings import get_settings
+from models import backends
 
-BACKENDS = ("torch", "openvino", "onnx", "tensorrt")
 PRECISIONS = ("fp32", "fp16", "int8")
 
 
@@ -86,13 +86,13 @@ def load_registry(path: Path | None = None) -> tuple[str, dict[str, ModelEntry]]
 def _entry(name: str, spec: dict, where: Path) -> ModelEntry:
     precision = dict(spec.get("precision") or {})
     for backend, value in precision.items():
-        if backend not in BACKENDS or value not in (*PRECISIONS, "auto"):
+        if backend not in backends.names() or value not in (*PRECISIONS, "auto"):
             raise UserError(f"{where}: model {name}: precision {backend}: {value} "
-                            f"(backends {BACKENDS}, precisions {PRECISIONS})")
+                            f"(backends {backends.names()}, precisions {PRECISIONS})")
     prebuilt = []
     for a in spec.get("prebuilt") or []:
-        if a.get("backend") not in BACKENDS or "path" not in a:
-            raise UserError(f"{where}: model {name}: each prebuilt artefact needs a backend {BACKENDS} and a path")
+        if a.get("backend") not in backends.names() or "path" not in a:
+            raise UserError(f"{where}: model {name}: each prebuilt artefact needs a backend {backends.names()} and a path")
         prebuilt.append(Artefact(a["backend"], a.get("precision", "fp32"), resolve_path(a["path"]),
                                  a.get("imgsz"), int(a.get("batch", 1))))
     classes = spec.get("classes")
@@ -139,13 +139,14 @@ def entry_from_path(path: Path) -> ModelEntry:
         imgsz = imgsz[0] if isinstance(imgsz, (list, tuple)) else imgsz
         art = Artefact("openvino", precision, path, imgsz, int(meta.get("batch", 1)))
         return ModelEntry(path.name, classes=_names(meta), precision={"openvino": precision}, prebuilt=(art,), imgsz=imgsz)
-    if path.suffix == ".onnx":
-        return ModelEntry(path.stem, prebuilt=(Artefact("onnx", "fp32", path, None, 0),))
-    if path.suffix == ".engine":
-        return ModelEntry(path.stem, prebuilt=(Artefact("tensorrt", "fp16", path, None, 0),))
     if path.suffix == ".pt":
         return ModelEntry(path.stem, weights=path)
-    raise UserError(f"{path}: not a model (expected a .pt file, an *_openvino_model folder, an .onnx or .engine file)")
+    for b in backends.BACKENDS:
+        if b.export_format and b.suffix and path.name.endswith(b.suffix):
+            art = Artefact(b.name, b.default_precision(b.devices[0]), path, None, 0)
+            return ModelEntry(path.stem, prebuilt=(art,))
+    kinds = ", ".join(f"*{b.suffix} ({b.name})" for b in backends.BACKENDS if b.suffix)
+    raise UserError(f"{path}: not a model (expected one of: {kinds})")
 
 
 def _read_metadata(path: Path) -> dict:

@@ -1,11 +1,14 @@
-"""Delivery to the ticket API: incident events -> contract payloads -> outbox -> HTTP.
+"""Delivery to the ticket API: the one client the live pipeline, archive jobs and camera
+verification post through.
 
-:func:`incident_payload` writes the body of ``POST /api/v1/incidents`` (docs/incident-contract.md).
-:class:`Courier` is the one thread that empties the outbox in order: multipart with the incident
-JSON and the evidence JPEGs, the incident key making every retry idempotent. Connection errors,
-timeouts, 408, 429, 5xx and 401/403 (a key not (yet) registered: fix the key, nothing is lost)
-are retried with exponential backoff (up to ``max_backoff_s``); any other 4xx is a message the
-API will never take: it is marked rejected and logged.
+:func:`incident_payload` fills the incident contract (:class:`gridsight.incident.IncidentIn`)
+from an incident event. :class:`TicketClient` posts incidents and verification results
+(multipart when there are evidence JPEGs) and sorts every answer by one retry policy
+(:func:`verdict`): connection errors, timeouts, 408, 425, 429, 5xx and 401/403 (a key not (yet)
+registered: fix the key, nothing is lost) are worth another try after :func:`backoff`; any other
+4xx is a message the API will never take. Retries are harmless: an incident's ``(key, seq)`` is
+its idempotency key (a repeated post changes nothing), a verification is tied to the resolve it
+checks. :class:`Courier` is the thread that empties the live pipeline's outbox in order.
 """
 
 from __future__ import annotations
@@ -14,52 +17,94 @@ import json
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import httpx
 
+from gridsight.incident import IncidentIn, incident_body
 from pipeline.incidents import IncidentEvent
 from pipeline.outbox import Message, Outbox
 
 log = logging.getLogger("gridsight.pipeline.client")
-RETRYABLE = {401, 403, 408, 425, 429}
+RETRYABLE = frozenset({401, 403, 408, 425, 429})  # and every 5xx
 
 
-def iso(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="milliseconds")
+def backoff(attempts: int, min_s: float = 0.5, max_s: float = 30.0) -> float:
+    """Seconds before try ``attempts + 1``: doubling from ``min_s``, at most ``max_s``."""
+    return min(max_s, min_s * 2 ** min(attempts, 10))
 
 
 def incident_payload(event: IncidentEvent, *, location: dict | None = None, source: str = "camera",
                      job_id: str | None = None) -> dict:
     r = event.rule
-    body = {
-        "key": event.key, "seq": event.seq, "event": event.event, "issue_type": r.issue_type,
-        "category_code": r.category or None, "name_en": r.name_en or None, "name_zh": r.name_zh or None,
-        "severity": r.severity, "source": source, "camera_id": event.camera_id, "zone_id": event.zone_id,
-        "job_id": job_id, "first_seen": iso(event.first_seen), "last_seen": iso(event.last_seen),
-        "score": round(float(max(event.score, 0.0)), 4), "detections": event.detections,
-    }
-    if location:
-        body["location"] = {k: location.get(k) for k in ("lat", "lon", "address")}
-    return {k: v for k, v in body.items() if v is not None or k in ("camera_id", "zone_id")}
+    where = {k: location.get(k) for k in ("lat", "lon", "address")} if location else {}
+    incident = IncidentIn(
+        key=event.key, seq=event.seq, event=event.event, issue_type=r.issue_type, category_code=r.category or None,
+        name_en=r.name_en or None, name_zh=r.name_zh or None, severity=r.severity, source=source,
+        camera_id=event.camera_id, zone_id=event.zone_id, job_id=job_id, first_seen=utc(event.first_seen),
+        last_seen=utc(event.last_seen), score=round(float(max(event.score, 0.0)), 4), detections=event.detections,
+        location=where if where.get("lat") is not None and where.get("lon") is not None else None)
+    return incident_body(incident)
+
+
+def utc(t: float) -> datetime:
+    return datetime.fromtimestamp(t, timezone.utc)
+
+
+@dataclass
+class Answer:
+    """What became of one post: ``delivered``, ``retry`` (later, after :func:`backoff`) or ``rejected``."""
+
+    verdict: str
+    status: int | None
+    detail: str
+    body: dict | None = None
+
+
+def verdict(status: int) -> str:
+    if status < 300:
+        return "delivered"
+    return "retry" if status in RETRYABLE or status >= 500 else "rejected"
 
 
 class TicketClient:
     def __init__(self, api_url: str, api_key: str = "", *, timeout_s: float = 15.0) -> None:
         headers = {"X-API-Key": api_key} if api_key else {}
-        self.url = api_url.rstrip("/") + "/api/v1/incidents"
+        self.api = api_url.rstrip("/") + "/api/v1"
         self.http = httpx.Client(timeout=timeout_s, headers=headers, trust_env=False)
 
-    def post(self, payload: dict, annotated: bytes | None = None, raw: bytes | None = None) -> httpx.Response:
+    def post_incident(self, payload: dict, annotated: bytes | None = None, raw: bytes | None = None) -> Answer:
+        return self._post("/incidents", "incident", payload, annotated, raw)
+
+    def post_verification(self, ticket_id: int, result: dict, images: tuple[bytes, bytes] | None = None) -> Answer:
+        return self._post(f"/tickets/{ticket_id}/verification", "result", result, *(images or (None, None)))
+
+    def pending_verifications(self, cameras: list[str]) -> list[dict]:
+        """Resolved tickets of ``cameras`` waiting for a camera check (raises httpx/ValueError errors)."""
+        r = self.http.get(f"{self.api}/verifications/pending", params={"camera": cameras})
+        r.raise_for_status()
+        return r.json()
+
+    def _post(self, path: str, part: str, body: dict, annotated: bytes | None, raw: bytes | None) -> Answer:
         files = {}
         if annotated:
             files["evidence_annotated"] = ("annotated.jpg", annotated, "image/jpeg")
         if raw:
             files["evidence_raw"] = ("raw.jpg", raw, "image/jpeg")
-        if files:
-            data = {"incident": json.dumps(payload, ensure_ascii=False)}
-            return self.http.post(self.url, data=data, files=files)
-        return self.http.post(self.url, json=payload)
+        try:
+            if files:
+                r = self.http.post(self.api + path, data={part: json.dumps(body, ensure_ascii=False)}, files=files)
+            else:
+                r = self.http.post(self.api + path, json=body)
+        except httpx.HTTPError as exc:
+            return Answer("retry", None, f"{type(exc).__name__}: {exc}")
+        v = verdict(r.status_code)
+        try:
+            answer = r.json() if v == "delivered" else None
+        except ValueError:
+            answer = None
+        return Answer(v, r.status_code, f"HTTP {r.status_code}: {r.text[:1500]}", answer)
 
     def close(self) -> None:
         self.http.close()
@@ -100,29 +145,25 @@ class Courier:
         msg, wait = self.outbox.head()
         if msg is None:
             return wait
-        try:
-            resp = self.client.post(msg.payload, msg.annotated, msg.raw)
-        except httpx.HTTPError as exc:
-            return self._later(msg, f"{type(exc).__name__}: {exc}")
-        if resp.status_code < 300:
+        answer = self.client.post_incident(msg.payload, msg.annotated, msg.raw)
+        if answer.verdict == "retry":
+            return self._later(msg, answer.detail[:200])
+        if answer.verdict == "delivered":
             self.outbox.delivered(msg.id)
             self.sent += 1
             self.answered.add(msg.key)
-            if resp.status_code == 201:
+            if answer.status == 201:
                 self.created.add(msg.key)
-            self._up()
-            return 0.0
-        if resp.status_code in RETRYABLE or resp.status_code >= 500:
-            return self._later(msg, f"HTTP {resp.status_code}: {resp.text[:200]}")
-        self.outbox.reject(msg.id, f"HTTP {resp.status_code}: {resp.text[:1500]}")
-        log.error("ticket API rejected an incident", extra={"key": msg.key, "seq": msg.seq,
-                                                              "status": resp.status_code, "body": resp.text[:500]})
+        else:
+            self.outbox.reject(msg.id, answer.detail)
+            log.error("ticket API rejected an incident", extra={"key": msg.key, "seq": msg.seq,
+                                                                  "status": answer.status, "body": answer.detail[:500]})
         self._up()
         return 0.0
 
     def _later(self, msg: Message, error: str) -> float:
         self.failures += 1
-        delay = min(self.max_backoff_s, self.min_backoff_s * (2 ** min(msg.attempts, 10)))
+        delay = backoff(msg.attempts, self.min_backoff_s, self.max_backoff_s)
         self.outbox.retry_later(msg.id, error, delay)
         if self.online is not False:
             log.warning("ticket API unreachable, incidents wait in the outbox", extra={"error": error})

@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from pipeline.client import iso
+from gridsight.times import iso
+from pipeline.client import TicketClient, backoff
 from pipeline.evidence import render
 from pipeline.incidents import Evidence, IncidentEvent
 
@@ -86,9 +87,7 @@ class Verifier:
     def __init__(self, api_url: str, api_key: str = "", options: VerifyOptions | None = None, *,
                  timeout_s: float = 15.0) -> None:
         self.o = options or VerifyOptions()
-        self.api = api_url.rstrip("/") + "/api/v1"
-        self.http = httpx.Client(timeout=timeout_s, headers={"X-API-Key": api_key} if api_key else {},
-                                 trust_env=False)
+        self.client = TicketClient(api_url, api_key, timeout_s=timeout_s)
         self.procs: dict[str, object] = {}
         self.checks: dict[tuple[int, str | None], Check] = {}
         self.finished: dict[tuple[int, str | None], dict] = {}  # token -> result (what was reported)
@@ -132,7 +131,7 @@ class Verifier:
         if self._mqtt is not None:
             self._mqtt.disconnect()
             self._mqtt.loop_stop()
-        self.http.close()
+        self.client.close()
 
     def wake(self) -> None:
         """Poll the API now (an MQTT status event arrived)."""
@@ -170,9 +169,7 @@ class Verifier:
         if not self.procs:
             return 0
         try:
-            r = self.http.get(f"{self.api}/verifications/pending", params={"camera": sorted(self.procs)})
-            r.raise_for_status()
-            items = r.json()
+            items = self.client.pending_verifications(sorted(self.procs))
         except (httpx.HTTPError, ValueError) as exc:
             log.warning("cannot read pending verifications", extra={"error": str(exc)})
             return 0
@@ -265,23 +262,14 @@ class Verifier:
     # --- reporting -------------------------------------------------------------------------
     def _report(self, c: Check) -> bool:
         """Send one decided check; True when the API has it (or refused it for good)."""
-        url = f"{self.api}/tickets/{c.ticket_id}/verification"
-        try:
-            if c.images:
-                files = {"evidence_annotated": ("annotated.jpg", c.images[0], "image/jpeg"),
-                         "evidence_raw": ("raw.jpg", c.images[1], "image/jpeg")}
-                r = self.http.post(url, data={"result": json.dumps(c.result)}, files=files)
-            else:
-                r = self.http.post(url, json=c.result)
-        except httpx.HTTPError as exc:
-            return self._later(c, f"{type(exc).__name__}: {exc}")
-        if r.status_code >= 500 or r.status_code in (401, 403, 408, 429):
-            return self._later(c, f"HTTP {r.status_code}: {r.text[:200]}")
-        if r.status_code >= 400:
-            log.error("ticket API refused a verification", extra={"ticket": c.number, "status": r.status_code,
-                                                                  "body": r.text[:500]})
+        answer = self.client.post_verification(c.ticket_id, c.result, c.images)
+        if answer.verdict == "retry":
+            return self._later(c, answer.detail[:200])
+        if answer.verdict == "rejected":
+            log.error("ticket API refused a verification", extra={"ticket": c.number, "status": answer.status,
+                                                                  "body": answer.detail[:500]})
         else:
-            body = r.json()
+            body = answer.body or {}
             log.info("verification reported", extra={"ticket": c.number, "outcome": c.result["outcome"],
                                                       "applied": body.get("applied"),
                                                       "status": (body.get("ticket") or {}).get("status")})
@@ -289,7 +277,7 @@ class Verifier:
 
     def _later(self, c: Check, error: str) -> bool:
         c.attempts += 1
-        c.next_try = time.monotonic() + min(60.0, 0.5 * 2 ** min(c.attempts, 7))
+        c.next_try = time.monotonic() + backoff(c.attempts, max_s=60.0)
         log.warning("verification not delivered, will retry", extra={"ticket": c.number, "error": error})
         return False
 

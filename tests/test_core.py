@@ -39,3 +39,21 @@ def test_detections_select_and_serialise():
     assert d[d.scores > 0.5].to_list()[0]["class_name"] == "car"
     with pytest.raises(ValueError):
         Detections(np.zeros((2, 4), np.float32), np.zeros(1, np.float32), np.zeros(2, np.int32))
+
+
+def test_api_and_pipeline_never_import_each_other():
+    """The two sides meet over HTTP, Redis and the shared core (gridsight/, models/), never by import."""
+    import ast
+    from pathlib import Path
+
+    from gridsight.paths import REPO_ROOT
+
+    forbidden = {"api": {"pipeline"}, "pipeline": {"api"}, "gridsight": {"api", "pipeline"}}
+    found = []
+    for side, banned in forbidden.items():
+        for path in (REPO_ROOT / side).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                    [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+                found += [f"{path.relative_to(REPO_ROOT)}: {n}" for n in names if n.split(".")[0] in banned]
+    assert not found, found

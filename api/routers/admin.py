@@ -31,7 +31,7 @@ from api.schemas.admin import (
     ZoneIn,
     ZoneOut,
 )
-from api.schemas.types import Id as NumericId
+from gridsight.fields import Id as NumericId
 from api.services.errors import Conflict, Invalid, NotFound
 from api.services.escalation import escalate_overdue
 from api.services.notify import commit

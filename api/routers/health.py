@@ -66,8 +66,8 @@ def _ready(gs, details: bool) -> dict:
 def _job_cluster() -> dict:
     """Archive-job queue and workers (informational: the ticket service is ready without them)."""
     try:
-        from pipeline.distributed.health import snapshot
-        from pipeline.distributed.jobs import connect
+        from gridsight.jobs import connect
+        from gridsight.queue import snapshot
 
         snap = snapshot(connect())
     except Exception as exc:

@@ -102,10 +102,10 @@ class ServiceCollector:
 
 
 def _job_cluster():
-    """Archive-job queue and worker metrics (pipeline/distributed), when Redis answers."""
+    """Archive-job queue and worker metrics (gridsight.queue), when Redis answers."""
     try:
-        from pipeline.distributed.health import metric_families
-        from pipeline.distributed.jobs import connect
+        from gridsight.jobs import connect
+        from gridsight.queue import metric_families
 
         return metric_families(connect())
     except Exception:  # no Redis (embedded set-up): no job metrics, the rest still scrapes

@@ -57,7 +57,7 @@ from api.schemas.open311 import (
     ServiceRequest,
     documented,
 )
-from api.schemas.types import MAX_YEAR, MIN_YEAR, Instant
+from gridsight.fields import MAX_YEAR, MIN_YEAR, Instant
 from api.services.errors import NotFound, ServiceError
 from api.services.evidence import read_image
 from api.services.incidents import ingest_incident

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from api.auth import Principal, require
 from api.schemas.loop import LiftIn, MuteOut, ReviewAnswer, ReviewedPage, ReviewIn, TicketReview
-from api.schemas.types import Count, Id, Instant
+from gridsight.fields import Count, Id, Instant
 from api.services import review as svc
 from api.services.notify import commit
 from api.services.tickets import evidence_url, get_ticket, ticket_to_dict

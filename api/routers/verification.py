@@ -25,7 +25,7 @@ from api.services import verification as svc
 from api.services.errors import Conflict, Invalid, NotFound
 from api.services.evidence import decode_bgr, read_image, store_evidence, store_picture_evidence
 from api.services.notify import commit
-from api.schemas.types import Id
+from gridsight.fields import Id
 from api.services.registry import camera_min_scores, judged_zones
 from api.services.tickets import get_ticket, iso, ticket_to_dict
 from api.state import ServiceState, db_session, state

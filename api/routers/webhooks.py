@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from api import push
 from api.auth import Principal, require
 from api.schemas import examples
-from api.schemas.types import Id
+from gridsight.fields import Id
 
 log = logging.getLogger("gridsight.push")
 

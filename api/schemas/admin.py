@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from api.schemas import examples
 from api.schemas.incidents import Location
-from api.schemas.types import FiniteFloat, Id, JsonObject
+from gridsight.fields import FiniteFloat, Id, JsonObject
 from api.services.registry import CAMERA_FIELDS
 
 Role = Literal["viewer", "operator", "dispatcher", "handler", "grid_officer", "admin", "ingest"]

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from api.schemas import examples
 from api.schemas.incidents import DetectionIn
 from api.schemas.tickets import DetectionOut, EvidenceOut, TicketOut
-from api.schemas.types import Instant
+from gridsight.fields import Instant
 
 Reason = Literal["wrong_class", "not_a_problem", "duplicate", "privacy"]
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from api.schemas import examples
 from api.schemas.incidents import Location
-from api.schemas.types import Id, Instant
+from gridsight.fields import Id, Instant
 from api.services.errors import Invalid
 from api.services.tickets import TicketFilters
 

@@ -30,11 +30,11 @@ def leases(redis_url: str, cameras: list[str]) -> dict[str, str | None] | None:
     try:
         import redis
 
-        from pipeline.distributed.leases import holders
+        from gridsight.queue import holders, worker_key
 
         r = redis.Redis.from_url(redis_url, decode_responses=True, socket_connect_timeout=0.5, socket_timeout=1)
         held = holders(r, cameras)
-        if not any(held.values()) and next(r.scan_iter(match="gs:worker:*", count=100), None) is None:
+        if not any(held.values()) and next(r.scan_iter(match=worker_key("*"), count=100), None) is None:
             return None  # no worker is running: leases say nothing about these cameras
         return held
     except Exception:  # Redis away or not installed: health from incidents alone

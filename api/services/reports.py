@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
-from datetime import date, datetime
 
 from sqlalchemy import Float, cast, func, select
 from sqlalchemy.orm import Session
@@ -20,6 +19,7 @@ from api.auth import Principal
 from api.db.loop import Verification
 from api.db.models import Feedback, Ticket
 from api.services.tickets import TicketFilters, filter_tickets
+from gridsight.times import period_of
 
 GROUPS = {"department": Ticket.department_id, "grid": Ticket.grid_id}
 PERIODS = ("day", "week", "month")
@@ -33,16 +33,6 @@ METRICS = {  # key: (English, Chinese) label
     "mean_rating": ("Mean rating (1-5)", "平均评分"),
 }
 HANDLED = ("resolved", "verified", "closed")
-
-
-def period_of(dt: datetime, period: str) -> str:
-    d: date = dt.date()
-    if period == "day":
-        return d.isoformat()
-    if period == "month":
-        return d.strftime("%Y-%m")
-    year, week, _ = d.isocalendar()
-    return f"{year}-W{week:02d}"
 
 
 class _Cell:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from api.auth import Principal
 from api.db.models import Feedback, Ticket
 from api.services.tickets import TicketFilters, filter_tickets
+from gridsight.times import period_of
 
 PERIODS = ("day", "week", "month")
 
@@ -28,16 +29,6 @@ def _day(session: Session, col):
     return func.strftime("%Y-%m-%d", col)
 
 
-def _period_key(day: str, period: str) -> str:
-    if period == "day":
-        return day
-    d = date.fromisoformat(day)
-    if period == "month":
-        return d.strftime("%Y-%m")
-    year, week, _ = d.isocalendar()
-    return f"{year}-W{week:02d}"
-
-
 def compute_stats(session: Session, f: TicketFilters, principal: Principal | None, period: str = "day") -> dict:
     def grouped(col) -> dict:
         rows = session.execute(filter_tickets(select(col, func.count()).select_from(Ticket), f, principal)
@@ -47,7 +38,7 @@ def compute_stats(session: Session, f: TicketFilters, principal: Principal | Non
     by_day = grouped(_day(session, Ticket.created_at))
     by_period: Counter = Counter()
     for day, n in by_day.items():
-        by_period[_period_key(day, period)] += n
+        by_period[period_of(date.fromisoformat(day), period)] += n
 
     ep = lambda c: _epoch(session, c)  # noqa: E731
     one = literal_column("1")

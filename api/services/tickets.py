@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from api.auth import Principal
 from api.db.models import SEVERITIES, Ticket, parse_ticket_number, ticket_number
 from api.services.errors import Forbidden, NotFound
+from gridsight.times import iso
 
 API = "/api/v1"
 SEVERITY_RANK = case({s: i for i, s in enumerate(SEVERITIES)}, value=Ticket.severity, else_=-1)
@@ -28,10 +29,6 @@ SORTS = {
     "id": Ticket.id,
 }
 SORT_CHOICES = tuple(k for s in SORTS for k in (s, f"-{s}"))
-
-
-def iso(dt: datetime | None) -> str | None:
-    return dt.isoformat().replace("+00:00", "Z") if dt else None
 
 
 def evidence_url(ticket_id: int, kind: str) -> str:

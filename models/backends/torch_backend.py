@@ -30,7 +30,7 @@ class TorchDetector(Detector):
     backend = "torch"
     rect = True  # eager PyTorch takes any stride-aligned shape
 
-    def __init__(self, weights: Path, *, device: str, precision: str = "fp32", **kwargs) -> None:
+    def __init__(self, weights: Path, *, device: str, precision: str = "fp32", entry=None, **kwargs) -> None:
         import torch
 
         if precision == "int8":

@@ -59,7 +59,7 @@ def _check_redis() -> None:
     import redis
 
     from gridsight.settings import get_settings
-    from pipeline.distributed.jobs import connect
+    from gridsight.jobs import connect
 
     try:
         connect().ping()
@@ -106,7 +106,7 @@ def reprocess(args) -> int:
               f"{summary['incidents']} incidents, {summary['posts']} posts to the ticket API")
         return 0
     _check_redis()
-    from pipeline.distributed.jobs import FINAL, JobStore
+    from gridsight.jobs import FINAL, JobStore
     from pipeline.distributed.tasks import plan_job
 
     store = JobStore()

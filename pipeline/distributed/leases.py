@@ -33,21 +33,13 @@ from typing import Callable
 
 import redis
 
+from gridsight.jobs import PREFIX
+from gridsight.queue import lease_key
+
 log = logging.getLogger("gridsight.leases")
-PREFIX = "gs:"
 
 _RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0"
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
-
-
-def lease_key(camera_id: str) -> str:
-    return f"{PREFIX}lease:{camera_id}"
-
-
-def holders(r: redis.Redis, cameras: list[str]) -> dict[str, str | None]:
-    """Who holds each camera's lease now."""
-    vals = r.mget([lease_key(c) for c in cameras]) if cameras else []
-    return dict(zip(cameras, vals))
 
 
 class LeaseKeeper:

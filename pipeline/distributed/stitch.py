@@ -31,7 +31,9 @@ ticket API ignores it. The posts are built here; delivering them is the caller's
 
 from __future__ import annotations
 
-from pipeline.client import iso
+from gridsight.incident import IncidentIn, incident_body
+from pipeline.client import utc
+
 
 def new_state() -> dict:
     # keys: job key -> {seq, best, first_seen}; places: "type|zone" -> {key, last_seen, open}
@@ -63,12 +65,12 @@ def fold(state: dict, records: list[dict], *, camera_id: str, job_id: str, min_g
             k["best"] = rec["score"]
         state["places"][place] = {"key": key, "last_seen": rec["last_seen"], "open": rec["open_at_end"]}
         meta = rec.get("meta") or {}
-        body = {"key": key, "seq": k["seq"], "event": event, "issue_type": rec["issue_type"],
-                "source": "batch", "camera_id": camera_id, "zone_id": rec["zone_id"], "job_id": job_id,
-                "first_seen": iso(k["first_seen"]), "last_seen": iso(rec["last_seen"]),
-                "score": round(float(rec["score"]), 4), "detections": rec["detections"], "evidence": []}
-        body.update({f: meta[f] for f in ("category_code", "name_en", "name_zh", "severity") if meta.get(f)})
-        posts.append({"incident": body, "evidence": rec.get("evidence") if with_evidence else None})
+        incident = IncidentIn(
+            key=key, seq=k["seq"], event=event, issue_type=rec["issue_type"], source="batch", camera_id=camera_id,
+            zone_id=rec["zone_id"], job_id=job_id, first_seen=utc(k["first_seen"]), last_seen=utc(rec["last_seen"]),
+            score=round(float(rec["score"]), 4), detections=rec["detections"],
+            **{f: meta[f] for f in ("category_code", "name_en", "name_zh", "severity") if meta.get(f)})
+        posts.append({"incident": incident_body(incident), "evidence": rec.get("evidence") if with_evidence else None})
     # places open before this segment with no record in it: the problem ended at the cut
     for place, p in state["places"].items():
         if place not in seen_places and p["open"]:

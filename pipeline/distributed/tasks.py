@@ -18,9 +18,10 @@ import logging
 import os
 import uuid
 
+from gridsight.jobs import JobStore
+from gridsight.queue import COMMIT_JOB, PLAN_JOB, RUN_SEGMENT
 from pipeline.distributed.app import app
 from pipeline.distributed.footage import FootageError, FootageInfo, probe
-from pipeline.distributed.jobs import JobStore
 from pipeline.distributed.plan import Segment, plan_segments
 from pipeline.distributed.segment import Cancelled, CameraSpec, SegmentRunner, load_job_detector
 from pipeline.distributed.stitch import fold, new_state
@@ -118,7 +119,7 @@ def _queue_missing(st: JobStore, job_id: str, segments: list[Segment], opts: dic
             run_segment.apply_async((job_id, sg.index), queue=opts.get("queue") or None)
 
 
-@app.task(name="gridsight.plan_job", acks_late=True)
+@app.task(name=PLAN_JOB, acks_late=True)
 def plan_job(job_id: str) -> int:
     try:
         segments = plan(job_id)
@@ -168,7 +169,7 @@ def execute(job_id: str, index: int, run: SegmentRunner | None = None) -> bool:
     return True
 
 
-@app.task(name="gridsight.run_segment", acks_late=True)
+@app.task(name=RUN_SEGMENT, acks_late=True)
 def run_segment(job_id: str, index: int) -> None:
     if execute(job_id, index):
         try_commit(job_id)
@@ -183,7 +184,7 @@ def deliver(posts: list[dict]) -> None:
     import base64
 
     from gridsight.settings import get_settings
-    from pipeline.client import RETRYABLE, TicketClient
+    from pipeline.client import TicketClient
 
     if not posts:
         return
@@ -194,15 +195,12 @@ def deliver(posts: list[dict]) -> None:
             ev = p.get("evidence") or {}
             ann = base64.b64decode(ev["annotated"]) if ev.get("annotated") else None
             raw = base64.b64decode(ev["raw"]) if ev.get("raw") else None
-            try:
-                resp = client.post(p["incident"], ann, raw)
-            except Exception as exc:  # httpx transport errors
-                raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
-            if resp.status_code in RETRYABLE or resp.status_code >= 500:
-                raise DeliveryError(f"HTTP {resp.status_code}: {resp.text[:200]}")
-            if resp.status_code >= 300:
+            answer = client.post_incident(p["incident"], ann, raw)
+            if answer.verdict == "retry":
+                raise DeliveryError(answer.detail[:200])
+            if answer.verdict == "rejected":
                 log.error("ticket API rejected a job incident", extra={
-                    "key": p["incident"]["key"], "status": resp.status_code, "body": resp.text[:500]})
+                    "key": p["incident"]["key"], "status": answer.status, "body": answer.detail[:500]})
     finally:
         client.close()
 
@@ -246,6 +244,6 @@ def try_commit(job_id: str) -> None:
         commit_job.apply_async((job_id,), countdown=COMMIT_RETRY_S)
 
 
-@app.task(name="gridsight.commit_job", acks_late=True)
+@app.task(name=COMMIT_JOB, acks_late=True)
 def commit_job(job_id: str) -> None:
     try_commit(job_id)

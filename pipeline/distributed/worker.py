@@ -148,7 +148,7 @@ def run_worker(concurrency: int = 1, device: str = "auto", detector: str | None 
     if detector:
         os.environ["GRIDSIGHT_WORKER_DETECTOR"] = detector
     from pipeline.distributed.app import app
-    from pipeline.distributed.jobs import connect
+    from gridsight.jobs import connect
     from pipeline.distributed.leases import LeaseKeeper
 
     from pipeline.distributed.health import Heartbeat

@@ -115,13 +115,15 @@ def test_geojson_is_documented_as_geojson_with_a_real_example(doc):
 
 
 def models() -> dict[str, type[BaseModel]]:
-    """Every pydantic model of the API's schemas and routers, by name (the components' names)."""
+    """Every pydantic model of the API's schemas and routers, by name (the components' names), with the
+    shared core's that a schema module takes in (the incident contract, gridsight/incident.py)."""
     found: dict[str, type[BaseModel]] = {}
     for package in (api.schemas, api.routers):
         for info in pkgutil.iter_modules(package.__path__):
             module = importlib.import_module(f"{package.__name__}.{info.name}")
             for name, obj in vars(module).items():
-                if inspect.isclass(obj) and issubclass(obj, BaseModel) and obj.__module__ == module.__name__:
+                if inspect.isclass(obj) and issubclass(obj, BaseModel) and (
+                        obj.__module__ == module.__name__ or obj.__module__.startswith("gridsight.")):
                     found[name] = obj
     return found
 

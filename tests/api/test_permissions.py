@@ -134,6 +134,11 @@ ENDPOINTS = {
                    {201}),
     "revoke key": ("DELETE", "admin", lambda api: (f"/api/v1/admin/keys/{_key(api)}", {}), {204}),
     "escalate": ("POST", "escalate", _fixed("/api/v1/admin/escalate"), {200}),
+    # archive jobs (Redis): allowed callers reach the job store or the body check
+    "jobs": ("GET", "jobs.read", _fixed("/api/v1/jobs"), {200}),
+    "job": ("GET", "jobs.read", _fixed("/api/v1/jobs/nope"), {404}),
+    "submit job": ("POST", "jobs.write", _fixed("/api/v1/jobs", json={"camera_id": "c"}), {422}),
+    "cancel job": ("POST", "jobs.write", _fixed("/api/v1/jobs/nope/cancel"), {404}),
 }
 
 

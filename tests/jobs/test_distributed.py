@@ -21,7 +21,7 @@ SEGMENTED = dict(segment_s=25, warmup_s=80)
 
 
 def submit(clip_paths, start, **options):
-    from pipeline.distributed.jobs import JobStore
+    from gridsight.jobs import JobStore
     from pipeline.distributed.tasks import plan_job
 
     store = JobStore()

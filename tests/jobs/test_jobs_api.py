@@ -25,7 +25,7 @@ def test_jobs_api_submit_follow_list_cancel(job_env, clip, workers, ticket_api, 
     assert r.status_code == 403 and "allowed roots" in r.json()["detail"]
     r = http.post("/api/v1/jobs", json={**body, "footage": [{"path": str(clip.parent / "../" / clip.parent.name
                                                                           / "missing.mp4")}]})
-    assert r.status_code == 422 and "no such file" in r.json()["detail"]
+    assert r.status_code == 422 and "no such file" in r.json()["detail"][0]["msg"]
     r = http.post("/api/v1/jobs", json={**body, "start_time": "2026-04-01T08:00:00"})
     assert r.status_code == 422  # footage time needs a timezone
     workers.start()
@@ -52,7 +52,7 @@ def test_jobs_api_submit_follow_list_cancel(job_env, clip, workers, ticket_api, 
 
 
 def test_readyz_and_metrics_show_workers_and_queue(job_env, workers, ticket_api, clip):
-    from pipeline.distributed.jobs import JobStore
+    from gridsight.jobs import JobStore
 
     w = workers.start()
     store = JobStore()

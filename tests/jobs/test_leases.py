@@ -39,7 +39,7 @@ def never_twice(intervals) -> None:
 
 def test_cameras_spread_by_capacity_and_fail_over(job_env, workers, redis_db, tmp_path, clip):
     """Three workers of capacity 2, four cameras: a worker's death leaves exactly enough room."""
-    from pipeline.distributed.leases import holders
+    from gridsight.queue import holders
 
     cams = [f"live-{i}" for i in range(4)]
     cfg = tmp_path / "cameras.yaml"

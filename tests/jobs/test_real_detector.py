@@ -22,7 +22,7 @@ def test_vtest_on_two_workers_equals_one_pass(job_env, shared_data, workers, tic
 
     if not Path(VTEST).is_file():
         pytest.skip("vtest.avi missing: install Debian's opencv-doc")
-    from pipeline.distributed.jobs import JobStore
+    from gridsight.jobs import JobStore
     from pipeline.distributed.local import run_local
     from pipeline.distributed.segment import load_job_detector
     from pipeline.distributed.tasks import plan_job

@@ -84,7 +84,7 @@ def test_stitching_is_deterministic_and_per_place():
 
 
 def test_job_store_counts_a_redelivered_segment_once(job_env):
-    from pipeline.distributed.jobs import JobStore
+    from gridsight.jobs import JobStore
 
     store = JobStore()
     job = store.create("cam", [{"path": "/x.mp4"}], "2026-03-02T08:00:00+00:00")
@@ -112,7 +112,7 @@ def test_lease_keeper_stops_before_its_lease_can_be_taken(job_env):
     """Redis unreachable for the holder: it stops watching before the key expires for others."""
     import redis
 
-    from pipeline.distributed.jobs import connect
+    from gridsight.jobs import connect
     from pipeline.distributed.leases import LeaseKeeper, lease_key
 
     r = connect()

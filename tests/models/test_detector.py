@@ -109,3 +109,21 @@ def test_coco_detector_sees_bus_and_people(shared_data, bus_image, precision):
     assert "bus" in d.class_names and d.class_names.count("person") >= 3
     bus = d.of_classes({"bus"})
     assert bus.xyxy[0][0] < 40 and bus.xyxy[0][2] > 760  # source pixels (810x1080), not canvas
+
+
+def test_a_new_backend_is_one_module_and_one_row(tiny_pt, isolated_home, monkeypatch):
+    """As docs/detection.md says: a module with a Detector subclass, a row in models/backends' table;
+    ``auto`` chooses it where its row stands first, and the CLI and registry know its name."""
+    from models import backends
+    from models.registry import entry_from_path
+    from tests.models.fake_backend import ROW
+
+    monkeypatch.setattr(backends, "BACKENDS", (ROW, *backends.BACKENDS))
+    det = load_detector(tiny_pt, device="cpu", imgsz=64)
+    assert det.backend == "fake" and det.source == str(tiny_pt)
+    d, = det.detect([np.zeros((100, 200, 3), np.uint8)])
+    assert d.class_names == ["thing"] and d.xyxy[0].tolist() == pytest.approx([75, 25, 125, 75], abs=1)  # a square canvas
+    assert load_detector(tiny_pt, backend="fake", device="cpu", imgsz=64).backend == "fake"
+    assert entry_from_path(tiny_pt).weights == tiny_pt
+    with pytest.raises(Exception, match="unknown backend 'nope'.*fake"):
+        load_detector(tiny_pt, backend="nope", device="cpu", imgsz=64)

@@ -149,9 +149,9 @@ def test_evidence_blurs_bystanders_and_labels_in_chinese():
     assert ann != ann_en  # the banner differs by language (Chinese glyphs drawn)
 
 
-@pytest.mark.parametrize("status,rejected", [(503, False), (429, False), (401, False), (422, True)])
+@pytest.mark.parametrize("status,rejected", [(503, False), (429, False), (425, False), (401, False), (422, True)])
 def test_courier_retries_outages_and_rejects_bad_messages(tmp_path, status, rejected):
-    """A real loopback HTTP server answering ``status``: retried (5xx, 429) or rejected (422)."""
+    """A real loopback HTTP server answering ``status``: retried (5xx, 429, 425, 401) or rejected (422)."""
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 

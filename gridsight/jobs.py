@@ -1,7 +1,9 @@
-"""Job state in Redis: what a job is, how far it got, and its segments' results.
+"""Archive-job state in Redis: what a job is, how far it got, and its segments' results.
 
 Everything a job needs to finish lives in Redis (the broker's server), not in the API or a
-worker's memory, so the API can restart mid-job and any worker can pick up any segment.
+worker's memory, so the API can restart mid-job and any worker can pick up any segment. Both
+sides use this one schema: the API records and reads jobs, the workers (``pipeline/distributed``)
+plan, run and commit them; neither imports the other.
 
 Keys (``gs:`` prefix, all in the database of ``settings.redis_url``)::
 

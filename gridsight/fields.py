@@ -1,4 +1,5 @@
-"""Value types every request field is built from, so bad numbers and times stop at the edge (422).
+"""Value types every request field is built from (the API's schemas and the incident contract),
+so bad numbers and times stop at the edge (422).
 
 * :data:`FiniteFloat`: no NaN, no infinities (JSON's ``NaN``, ``Infinity`` and ``1e999`` parse to them).
 * :data:`Id`: a database id, 1 .. 2^63-1 (a bigger one cannot exist; PostgreSQL would refuse it).
