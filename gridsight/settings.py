@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     iou: float = 0.7
     batch: int = 4
     precision_calibration: bool = Field(True, description="`auto` precision times each candidate (fp32, int8) for "
-                                                          "about a second at a model's first load here and keeps "
+                                                          "a second or two at a model's first load here and keeps "
                                                           "the faster (cached); off: chosen by CPU flags.")
 
     # --- ticket API ---------------------------------------------------------

@@ -77,8 +77,8 @@ def candidates(entry: ModelEntry, row: Backend, device: str, imgsz: int, batch: 
 def measure(detectors: dict[str, Detector], frame: np.ndarray) -> dict[str, dict[str, float]]:
     """Median CPU and wall ms per frame of each detector, on batches of ``frame``, in alternating rounds."""
     samples: dict[str, list[tuple[float, float]]] = {p: [] for p in detectors}
-    for det in detectors.values():  # warm-up: compiles the frame's shape, fills caches
-        det.detect([frame] * det.batch)
+    for det in detectors.values():  # warm-up: compiles the frame's shape
+        det.detect([frame])
     start = time.perf_counter()
     for done in range(1, MAX_ROUNDS + 1):
         for p, det in detectors.items():
@@ -129,6 +129,7 @@ def load_fastest(entry: ModelEntry, row: Backend, device: str, imgsz: int, batch
         log.info("auto precision: %s (measured here before: %s)", known["precision"], _summary(known["measured"]),
                  extra={"model": entry.name, "backend": row.name, "imgsz": imgsz, "cache": str(cache_file())})
         return build(known["precision"])
+    started = time.perf_counter()
     detectors: dict[str, Detector] = {}
     for p in cands:
         try:
@@ -137,7 +138,9 @@ def load_fastest(entry: ModelEntry, row: Backend, device: str, imgsz: int, batch
             if p == rule:
                 raise
             log.warning("auto precision: %s does not load here (%s); not measured", p, exc)
+    loaded = time.perf_counter()
     measured = measure(detectors, _frame(imgsz)) if len(detectors) > 1 else {}
+    done = time.perf_counter()
     best = min(measured, key=lambda p: measured[p]["cpu_ms"]) if measured else next(iter(detectors))
     for p, det in detectors.items():
         if p != best:
@@ -145,8 +148,8 @@ def load_fastest(entry: ModelEntry, row: Backend, device: str, imgsz: int, batch
     if measured:
         _remember(key, {"precision": best, "measured": measured, "cpu": cpu_model(),
                         "at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
-        log.info("auto precision: %s, the fewest CPU ms per frame of %s (measured now, cached)", best,
-                 _summary(measured), extra={"model": entry.name, "backend": row.name, "imgsz": imgsz,
+        log.info("auto precision: %s, the fewest CPU ms per frame of %s (measured now in %.1f s, "
+                 "%.1f s with loading; cached)", best, _summary(measured), done - loaded, done - started, extra={"model": entry.name, "backend": row.name, "imgsz": imgsz,
                                              "batch": batch, "cpu": cpu_model(), "cache": str(cache_file())})
     return detectors[best]
 
