@@ -71,7 +71,8 @@ def verdict(status: int) -> str:
 class TicketClient:
     def __init__(self, api_url: str, api_key: str = "", *, timeout_s: float = 15.0) -> None:
         headers = {"X-API-Key": api_key} if api_key else {}
-        self.api = api_url.rstrip("/") + "/api/v1"
+        self.url = api_url.rstrip("/")  # where it delivers (the CLI's summary names it)
+        self.api = self.url + "/api/v1"
         self.http = httpx.Client(timeout=timeout_s, headers=headers, trust_env=False)
 
     def post_incident(self, payload: dict, annotated: bytes | None = None, raw: bytes | None = None) -> Answer:
