@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     conf: float = 0.25
     iou: float = 0.7
     batch: int = 4
+    precision_calibration: bool = Field(True, description="`auto` precision times each candidate (fp32, int8) for "
+                                                          "a second or two at a model's first load here and keeps "
+                                                          "the faster (cached); off: chosen by CPU flags.")
 
     # --- ticket API ---------------------------------------------------------
     database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite at HOME/gridsight.db.")

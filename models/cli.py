@@ -28,8 +28,8 @@ def register(subparsers) -> None:
                    "*_openvino_model / .onnx path (default: GRIDSIGHT_MODEL, then the registry default)")
     p.add_argument("--backend", default="auto", choices=["auto", *backends.names()])
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
-    p.add_argument("--precision", default=None, choices=["fp32", "fp16", "int8"],
-                   help="default: the registry's choice for the backend")
+    p.add_argument("--precision", default=None, choices=["fp32", "fp16", "int8", "auto"],
+                   help="default: the registry's choice for the backend; auto: the fastest measured here")
     p.add_argument("--imgsz", type=int, default=None, help="input size, a multiple of 32")
     p.add_argument("--conf", type=float, default=None, help="minimum score (default GRIDSIGHT_CONF)")
     p.add_argument("--iou", type=float, default=None, help="NMS IoU threshold (default GRIDSIGHT_IOU)")

@@ -33,9 +33,10 @@ def available_backends(device: str) -> list[str]:
 
 
 def auto_precision(backend: str, device: str) -> str:
-    """``auto`` in the registry: what runs fastest here. On a CPU with native bf16 (AMX / AVX512-BF16),
-    OpenVINO executes an fp32 model in bf16, measured ~30% faster than its int8 model for YOLO11n and
-    as accurate as fp32 (see docs/detection.md); elsewhere int8. GPUs: fp16."""
+    """``auto``'s guess from CPU flags, used when calibration is off (``GRIDSIGHT_PRECISION_CALIBRATION``)
+    and as the one candidate always measured (:mod:`models.precision` measures the others). On a CPU with
+    AMX, OpenVINO executes an fp32 model in bf16, measured ~30% faster than its int8 model for YOLO11n;
+    but an AMD CPU with AVX512-BF16 and no AMX ran int8 faster (issue 19), hence the measuring. GPUs: fp16."""
     if device.startswith("cuda"):
         return "fp16"
     if backend == "openvino":
@@ -89,19 +90,28 @@ def load_detector(model: str | os.PathLike | None = None, *, backend: str = "aut
         row = backends.backend(chosen)
     except KeyError:
         raise UserError(f"unknown backend {chosen!r} (one of {', '.join(backends.names())})") from None
-    explicit = precision is not None
+    explicit = precision not in (None, "auto")
     if precision is None:
         precision = entry.precision.get(chosen) or row.default_precision(device)
+    kwargs = dict(device=device, imgsz=imgsz, batch=batch, conf=s.conf if conf is None else conf,
+                  iou=s.iou if iou is None else iou, classes=classes)
+
+    def build(precision: str) -> Detector:
+        if row.export_format is None:  # runs the .pt itself
+            if entry.weights is None or not entry.weights.exists():
+                raise UserError(f"model {entry.name!r}: the {chosen} backend needs .pt weights")
+            return row.load()(entry.weights, entry=entry, precision=precision, **kwargs)
+        return row.load()(artefact_for(entry, chosen, precision, imgsz, batch, device, prebuilt=prebuilt),
+                          entry=entry, precision=precision, **kwargs)
+
     if precision == "auto":
-        precision = auto_precision(chosen, device)
+        rule = auto_precision(chosen, device)
+        if s.precision_calibration:  # measure the candidates once here, then reuse the choice
+            from models.precision import load_fastest
+
+            return load_fastest(entry, row, device, imgsz, batch, rule, build, prebuilt)
+        precision = rule
     if not explicit and (entry.weights is None or not entry.weights.exists()):  # nothing to export from:
         ready = [a.precision for a in entry.prebuilt if a.backend == chosen and a.path.exists()]  # use what exists
         precision = precision if precision in ready or not ready else ready[0]
-    kwargs = dict(device=device, imgsz=imgsz, batch=batch, conf=s.conf if conf is None else conf,
-                  iou=s.iou if iou is None else iou, classes=classes, precision=precision)
-    if row.export_format is None:  # runs the .pt itself
-        if entry.weights is None or not entry.weights.exists():
-            raise UserError(f"model {entry.name!r}: the {chosen} backend needs .pt weights")
-        return row.load()(entry.weights, entry=entry, **kwargs)
-    return row.load()(artefact_for(entry, chosen, precision, imgsz, batch, device, prebuilt=prebuilt), entry=entry,
-                      **kwargs)
+    return build(precision)

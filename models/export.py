@@ -59,6 +59,21 @@ def _locked(path: Path):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def is_ready(entry: ModelEntry, backend: str, precision: str, imgsz: int, batch: int, prebuilt: bool = True) -> bool:
+    """Whether :func:`artefact_for` would find the artefact without building one (a prebuilt or a cached
+    export; a backend that runs the .pt itself needs only the weights)."""
+    if prebuilt and entry.find_prebuilt(backend, precision, imgsz, batch) is not None:
+        return True
+    if entry.weights is None or not entry.weights.exists():
+        return False
+    row = backends.backend(backend)
+    if row.export_format is None:
+        return True
+    key = export_key(entry.weights, backend, precision, imgsz, 1 if row.dynamic else batch, row.dynamic,
+                     entry.calibration)
+    return (exports_dir() / key / ".complete").exists()
+
+
 def artefact_for(entry: ModelEntry, backend: str, precision: str, imgsz: int, batch: int,
                  device: str = "cpu", prebuilt: bool = True) -> Artefact:
     """A prebuilt artefact that fits (unless ``prebuilt`` is False), else the cached export (built now if missing)."""

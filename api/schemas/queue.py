@@ -5,20 +5,10 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from api.schemas.incidents import Location
+from api.schemas.tickets import TicketHead
 
 
-class QueueItem(BaseModel):
-    id: int
-    number: str = Field(examples=["GS-2026-000123"])
-    issue_type: str
-    category_code: str
-    name_en: str
-    name_zh: str
-    severity: str
-    status: str
-    source: str
-    camera_id: str | None
-    zone_id: str | None
+class QueueItem(TicketHead):
     grid_id: str | None
     department_id: str | None
     detected_at: str = Field(description="footage time of the first frame it was seen on")

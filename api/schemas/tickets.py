@@ -38,11 +38,11 @@ class DetectionOut(BaseModel):
     track_id: int | None = None
 
 
-class TicketOut(BaseModel):
+class TicketHead(BaseModel):
+    """What every view of a ticket shows first: which ticket, what kind of problem, where it was seen."""
+
     id: int
     number: str = Field(examples=["GS-2026-000123"])
-    dedup_key: str
-    seq: int
     issue_type: str
     category_code: str
     name_en: str
@@ -52,6 +52,11 @@ class TicketOut(BaseModel):
     source: str
     camera_id: str | None
     zone_id: str | None
+
+
+class TicketOut(TicketHead):
+    dedup_key: str
+    seq: int
     job_id: str | None
     location: Location | None
     grid_id: str | None

@@ -32,6 +32,12 @@ class Backend:
     def default_precision(self, device: str) -> str:
         return "fp16" if self.fp16 and device.startswith("cuda") else "fp32"
 
+    def precisions(self, device: str) -> tuple[str, ...]:
+        """What ``auto`` precision may choose from on ``device``: fp16 on a GPU, fp32 and int8 on a CPU."""
+        if device.startswith("cuda"):
+            return (self.default_precision(device),)
+        return ("fp32", "int8") if self.int8 else ("fp32",)
+
 
 BACKENDS: tuple[Backend, ...] = (  # fastest first
     Backend("tensorrt", "models.backends.tensorrt_backend:TensorRTDetector", "tensorrt", ("cuda",), "engine",
