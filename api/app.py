@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DataError
 
 from api.auth import Authenticator, hash_secret, issue_credential
-from api.db.engine import make_engine, make_sessionmaker
+from api.db.engine import make_engine, make_sessionmaker, reader
 from api.db.migrate import upgrade
 from api.db.models import ApiKey, User
 from api.responses import validation_error
@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         store = get_object_store(settings)
     engine = make_engine(settings.sqlalchemy_url, pool_size=settings.api_threads)
     sessions = make_sessionmaker(engine)
+    read_sessions = make_sessionmaker(reader(engine))
     # The pipeline's door gets its own small pool whose commits do not wait for the WAL flush
     # (PostgreSQL; idempotent, re-sent messages: see make_engine). SQLite shares the one engine.
     ingest_engine = engine
@@ -90,7 +91,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         ingest_engine = make_engine(settings.sqlalchemy_url, pool_size=settings.api_threads, async_commit=True)
     gs = ServiceState(settings=settings, engine=engine, sessions=sessions, clock=clock,
                       rules=DispatchRules.load(settings.configs), store=store, detector=detector,
-                      ingest_sessions=make_sessionmaker(ingest_engine))
+                      read_sessions=read_sessions, ingest_sessions=make_sessionmaker(ingest_engine))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -119,7 +120,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                   openapi_tags=TAGS, lifespan=lifespan,
                   max_body_size=settings.upload_max_bytes * MAX_UPLOAD_FILES + (1 << 20))
     app.state.gs = gs
-    app.state.auth = gs.auth = Authenticator(sessions, clock)
+    app.state.auth = gs.auth = Authenticator(read_sessions, clock)
     gs.links = EvidenceLinks(key, clock)
     gs.login = LoginGuard(settings)
     gs.decode_budget = DecodeBudget(max(settings.decode_budget_pixels, settings.upload_max_pixels),

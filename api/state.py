@@ -27,6 +27,7 @@ class ServiceState:
     rules: DispatchRules
     store: object  # api.storage.objects.ObjectStore
     grids: GridIndex = field(default_factory=GridIndex)
+    read_sessions: sessionmaker[Session] | None = None  # GET/HEAD requests: on SQLite no write lock (engine.reader)
     ingest_sessions: sessionmaker[Session] | None = None  # POST /incidents: asynchronous commit (PostgreSQL)
     auth: object | None = None  # api.auth.Authenticator
     links: object | None = None  # api.signing.EvidenceLinks
@@ -76,8 +77,11 @@ async def state(request: Request) -> ServiceState:
 
 
 def db_session(request: Request) -> Iterator[Session]:
-    """One session, one transaction per request: services commit it; anything else rolls back."""
-    session = request.app.state.gs.sessions()
+    """One session, one transaction per request: services commit it; anything else rolls back.
+    GET and HEAD only read: their session never takes SQLite's write lock."""
+    gs = request.app.state.gs
+    reads = request.method in ("GET", "HEAD") and gs.read_sessions is not None
+    session = gs.read_sessions() if reads else gs.sessions()
     try:
         yield session
     finally:

@@ -1,7 +1,11 @@
 """Engines and sessions for SQLite (WAL, the embedded default) and PostgreSQL (psycopg 3).
 
 SQLite: WAL journal, foreign keys on, a 30 s busy timeout, and every transaction opened with
-``BEGIN IMMEDIATE`` so concurrent writers queue on the lock instead of failing on upgrade.
+``BEGIN IMMEDIATE`` so concurrent writers queue on the lock instead of failing on upgrade, except
+on :func:`reader` engines: their ``BEGIN`` is deferred, a WAL snapshot that never takes the write
+lock. A read must not hold that lock: a request's session stays open past its endpoint's thread
+(response validation, then the close, each wait for a worker thread), and requests whose threads
+wait for the lock would leave its holder no thread to finish on until the busy timeout.
 PostgreSQL: a connection pool sized for the API's thread pool. Both hide statement parameters
 in errors and logs (a camera's stream URL carries credentials).
 """
@@ -45,8 +49,11 @@ def make_engine(url: str, pool_size: int = 10, *, async_commit: bool = False) ->
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # No overflow limit: a request's session keeps its connection past its endpoint's thread,
+        # so a capped pool lets threads waiting for a connection starve the requests holding them
+        # (30 s, then a pool timeout). A connection to a local file costs a file handle.
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
-                               pool_size=pool_size, max_overflow=OVERFLOW, hide_parameters=True, **JSON_CODEC)
+                               pool_size=pool_size, max_overflow=-1, hide_parameters=True, **JSON_CODEC)
         _sqlite_setup(engine)
         return engine
     # No pre-ping (a round trip per request): after a server restart SQLAlchemy sees the first
@@ -69,7 +76,16 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READER) else "BEGIN IMMEDIATE")
+
+
+_READER = "gridsight_reader"
+
+
+def reader(engine: Engine) -> Engine:
+    """``engine`` for read-only work: on SQLite its transactions never take the write lock (a
+    write in one may fail at once with "database is locked" instead of waiting; use ``engine``)."""
+    return engine.execution_options(**{_READER: True})
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
