@@ -40,11 +40,12 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from models.detections import Detections  # noqa: E402
-from pipeline.cameras import Camera  # noqa: E402
+from gridsight.issues import Camera  # noqa: E402
 from pipeline.processing import CameraProcessor  # noqa: E402
-from pipeline.rules import IssueRule, load_rules  # noqa: E402
+from pipeline.rules import IssueRule  # noqa: E402
+from gridsight.issues import load_catalogue  # noqa: E402
 from pipeline.sources import FileSource, Frame  # noqa: E402
-from pipeline.zones import parse_zones  # noqa: E402
+from gridsight.issues import parse_zones  # noqa: E402
 
 FALLBACK = 0.35  # pipeline.rules.IssueRule's min_score when nothing else sets one
 CLIPS = ["footage/car-detection.mp4", "footage/one-by-one-person-detection.mp4",
@@ -144,7 +145,7 @@ def main() -> int:
     settings = get_settings()
     entry = resolve_model(args.model)
     rules_path = settings.configs / "issues.yaml"
-    rules = load_rules(rules_path)
+    rules = load_catalogue(rules_path)
     floor = thresholds(rules_path, entry.operating_points)
     if args.threshold is not None:
         floor = dict.fromkeys(floor, args.threshold)

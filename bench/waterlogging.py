@@ -36,9 +36,10 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bench.false_alarms import ZONES, Detect, thresholds  # noqa: E402
-from pipeline.rules import RuleBook, load_rules  # noqa: E402
+from pipeline.rules import RuleBook  # noqa: E402
+from gridsight.issues import load_catalogue  # noqa: E402
 from pipeline.track import Track  # noqa: E402
-from pipeline.zones import parse_zones  # noqa: E402
+from gridsight.issues import parse_zones  # noqa: E402
 
 HARD_NEGATIVE_SCORE = 0.1
 TRAIN_DRY = ("street", "garbage", "fire-smoke-negatives")  # train lists scanned for hard negatives
@@ -79,7 +80,7 @@ def main() -> int:
     entry = resolve_model(args.model)
     rules_path = settings.configs / "issues.yaml"
     floor = thresholds(rules_path, entry.operating_points)
-    rule = replace(load_rules(rules_path)["waterlogging"], min_score=floor["water"])
+    rule = replace(load_catalogue(rules_path)["waterlogging"], min_score=floor["water"])
     zones = parse_zones(ZONES)
     book = RuleBook([rule], zones)
     detect = Detect(args.model, {**floor, "water": min(floor["water"], HARD_NEGATIVE_SCORE)})
