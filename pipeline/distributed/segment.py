@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from pipeline.distributed.footage import FootageInfo, read_frames
+from pipeline.distributed.footage import FootageError, FootageInfo, read_frames
 from pipeline.distributed.plan import Segment
 
 
