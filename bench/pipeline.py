@@ -36,7 +36,8 @@ import numpy as np  # noqa: E402
 
 from gridsight.issues import Camera, Zone, find_camera, load_cameras  # noqa: E402
 from pipeline.incidents import IncidentBook  # noqa: E402
-from pipeline.rules import RuleBook, load_rules  # noqa: E402
+from pipeline.rules import RuleBook  # noqa: E402
+from gridsight.issues import load_catalogue  # noqa: E402
 from pipeline.runtime import Pipeline, PipelineOptions  # noqa: E402
 from pipeline.sources import FileSource  # noqa: E402
 from pipeline.track import Track  # noqa: E402
@@ -217,7 +218,7 @@ def main() -> int:
 
     s = get_settings()
     rules_path = s.configs / "issues.yaml"
-    rules = load_rules(rules_path)
+    rules = load_catalogue(rules_path)
     camera = find_camera(load_cameras(args.config), args.camera)
     det = load_detector()
     det.warmup()

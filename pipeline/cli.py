@@ -71,12 +71,12 @@ def _cameras(path: Path):
 
 def _pipeline(args):
     from gridsight.settings import get_settings
-    from pipeline.rules import load_rules
+    from gridsight.issues import load_catalogue
     from pipeline.runtime import Pipeline, PipelineOptions
 
     issues = args.issues or get_settings().configs / "issues.yaml"
     try:
-        load_rules(issues)
+        load_catalogue(issues)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     return Pipeline(PipelineOptions(issues=issues, model=args.model, deliver=not args.no_deliver,

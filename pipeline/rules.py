@@ -18,13 +18,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gridsight.issues import IssueRule, Zone, load_catalogue
+from gridsight.issues import IssueRule, Zone
 from gridsight.issues import RuleBook as CoreRuleBook
 from pipeline.track import Track, track_detections
 
-load_rules = load_catalogue  # issue types by name, as the pipeline calls them
 
-__all__ = ["IssueRule", "Observation", "RuleBook", "load_rules"]
+__all__ = ["IssueRule", "Observation", "RuleBook"]
 
 
 @dataclass

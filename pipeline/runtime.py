@@ -23,7 +23,7 @@ from pipeline.evidence import render
 from pipeline.incidents import IncidentEvent
 from pipeline.outbox import Outbox
 from pipeline.processing import CameraProcessor, privacy_threshold
-from pipeline.rules import load_rules
+from gridsight.issues import load_catalogue
 from pipeline.scheduler import BatchScheduler
 
 log = logging.getLogger("gridsight.pipeline")
@@ -54,7 +54,7 @@ class Pipeline:
         self.o = options
         s = get_settings()
         self.settings = s
-        self.rules = load_rules(options.issues or s.configs / "issues.yaml")
+        self.rules = load_catalogue(options.issues or s.configs / "issues.yaml")
         self.language = options.language or s.language
         if options.detector is not None:
             self.detector = options.detector

@@ -21,7 +21,7 @@ def run_local(files: list[str], camera_id: str, start_time: str, options: dict, 
               deliver_fn=None, runner: SegmentRunner | None = None) -> dict:
     from gridsight.settings import get_settings
     from pipeline.distributed.tasks import deliver, resolve_camera
-    from pipeline.rules import load_rules
+    from gridsight.issues import load_catalogue
 
     s = get_settings()
     camera = resolve_camera(camera_id, options)
@@ -32,7 +32,7 @@ def run_local(files: list[str], camera_id: str, start_time: str, options: dict, 
     own = runner is None
     if own:
         det = detector if detector is not None and not isinstance(detector, str) else load_job_detector(detector)
-        runner = SegmentRunner(det, load_rules(s.configs / "issues.yaml"), language=s.language)
+        runner = SegmentRunner(det, load_catalogue(s.configs / "issues.yaml"), language=s.language)
     deliver_fn = deliver_fn or deliver
     job_id = options.get("job_id") or f"local-{uuid.uuid4().hex[:10]}"
     start_epoch = datetime.fromisoformat(start_time).timestamp()

@@ -45,12 +45,12 @@ def runner() -> SegmentRunner:
     global _runner
     if _runner is None:
         from gridsight.settings import get_settings
-        from pipeline.rules import load_rules
+        from gridsight.issues import load_catalogue
 
         s = get_settings()
         detector = load_job_detector(os.environ.get("GRIDSIGHT_WORKER_DETECTOR") or None,
                                      os.environ.get("GRIDSIGHT_WORKER_DEVICE") or s.device)
-        _runner = SegmentRunner(detector, load_rules(s.configs / "issues.yaml"), language=s.language)
+        _runner = SegmentRunner(detector, load_catalogue(s.configs / "issues.yaml"), language=s.language)
     return _runner
 
 

@@ -164,13 +164,13 @@ class FlakyDetector:
 
 def _run_segment(clip, detector):
     from pipeline.distributed.segment import CameraSpec, SegmentRunner
-    from pipeline.rules import load_rules
+    from gridsight.issues import load_catalogue
     from gridsight.paths import CONFIGS_DIR
     from tests.jobs.scene import CAMERA
 
     info = probe(clip)
     seg = plan_segments([info], segment_s=1e12, warmup_s=0)[0]
-    runner = SegmentRunner(detector, load_rules(CONFIGS_DIR / "issues.yaml"), language="en")
+    runner = SegmentRunner(detector, load_catalogue(CONFIGS_DIR / "issues.yaml"), language="en")
     try:
         return runner.run(CameraSpec("scene", **CAMERA), seg, info, 1_700_000_000.0, gate=False), runner
     finally:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from gridsight.issues import Zone
-from pipeline.rules import IssueRule, RuleBook, load_rules
+from pipeline.rules import IssueRule, RuleBook
+from gridsight.issues import load_catalogue
 from tests.pipeline.scripted import KERB, SHAPE, T0, Scene, dets, parking_rule
 
 CAR = ("car", (400, 250, 520, 330), 0.8)  # bottom-centre (460, 330): in the kerb zone
@@ -132,7 +133,7 @@ def test_fire_anywhere_and_area_share_for_water():
 
 
 def test_rulebook_skips_rules_the_model_cannot_see():
-    rules = load_rules("configs/issues.yaml")
+    rules = load_catalogue("configs/issues.yaml")
     coco = {"person", "car", "truck", "bus", "motorcycle", "bicycle", "umbrella", "chair", "bench", "dining table"}
     book = RuleBook(rules, [KERB], coco)
     assert {r.issue_type for r, _ in book.entries} == {"illegal_parking", "illegal_parking_bicycle"}
@@ -145,7 +146,7 @@ def test_bad_rule_config_names_the_problem(tmp_path):
     p = tmp_path / "issues.yaml"
     p.write_text("issue_types:\n  x:\n    rule: {classes: [car], zones: [moon]}\n")
     with pytest.raises(ValueError, match="unknown zone kinds"):
-        load_rules(p)
+        load_catalogue(p)
 
 
 def test_zones_bottom_centre_and_normalised():
