@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.machine import describe  # noqa: E402
+from bench.machine import cpu_model, describe, gpu  # noqa: E402
 
 import gridsight  # noqa: E402,F401  (offline before ultralytics)
 import cv2  # noqa: E402
@@ -38,6 +38,7 @@ from gridsight.issues import Camera, Zone, find_camera, load_cameras  # noqa: E4
 from pipeline.incidents import IncidentBook  # noqa: E402
 from pipeline.rules import RuleBook  # noqa: E402
 from gridsight.issues import load_catalogue  # noqa: E402
+from pipeline.processing import STAGES  # noqa: E402
 from pipeline.runtime import Pipeline, PipelineOptions  # noqa: E402
 from pipeline.sources import FileSource  # noqa: E402
 from pipeline.track import Track  # noqa: E402
@@ -102,8 +103,17 @@ def ours(detector, camera: Camera, rules_path, n_cams: int = 1, gate: bool = Tru
         frames = sum(pr.stats.frames for pr in procs)
         detected = sum(pr.stats.detected for pr in procs)
         counts = procs[0].policy.counts
+        split = {stage: sum(pr.stats.cpu[stage] for pr in procs) for stage in STAGES}
+        split["detect (letterbox, NMS)"] = p.scheduler.cpu_s
+    split["runtime threads and the rest"] = cpu - sum(split.values())
     tickets = {(e.rule.issue_type, e.zone_id) for e in p.events if e.event == "open"}
-    return dt, frames, tickets, {"detected": detected, "cpu_s": cpu, **counts}
+    return dt, frames, tickets, {"detected": detected, "cpu_s": cpu, "split": split, **counts}
+
+
+def split_line(split: dict, frames: int) -> str:
+    """CPU ms per frame of each stage, and its share of the total."""
+    total = sum(split.values()) or 1e-9
+    return ", ".join(f"{k} {1000 * v / frames:.2f} ms ({100 * v / total:.0f}%)" for k, v in split.items())
 
 
 def panned_clip(path: Path, frames: int = 200) -> None:
@@ -262,7 +272,10 @@ def main() -> int:
             raw, raw_cpu = raw_throughput(det, frames)
             t_p, n_p, _, info_p = ours(det, everywhere, anywhere_rules)
             pairs.append((n_p / t_p / raw, raw, n_p / t_p, raw_cpu, info_p["cpu_s"] / n_p * 1000))
-            print(f"motion everywhere pair: raw {raw:.1f}/s, pipeline {n_p / t_p:.1f}/s {info_p}", flush=True)
+            print(f"motion everywhere pair: raw {raw:.1f}/s at {raw_cpu:.2f} CPU ms/frame, pipeline {n_p / t_p:.1f}/s "
+                  f"at {info_p['cpu_s'] / n_p * 1000:.2f} CPU ms/frame "
+                  f"{ {k: v for k, v in info_p.items() if k not in ('split', 'cpu_s')} }", flush=True)
+            print(f"  pipeline CPU per frame by stage: {split_line(info_p['split'], n_p)}", flush=True)
         ratio, best_raw, best_fps, raw_cpu, pipe_cpu = sorted(pairs)[1]
         rows.append((f"Motion everywhere (vtest panned, {n_p} frames)", f"detector raw batched: {best_raw:.1f} frames/s",
                      f"{best_fps:.1f} frames/s ({info_p['detected']} detector calls)",
@@ -291,7 +304,7 @@ def main() -> int:
                          f"each camera got >= {result['min_rate']:.2f} detections/s",
                          f"{result['cameras']} cameras", "report", f"peak RSS {result['rss_mib']:.0f} MiB"))
 
-    cpu = f"{os.cpu_count()}-core CPU, no GPU"
+    cpu = f"{os.cpu_count()}-core {cpu_model()}, {gpu()}"
     print(f"\nMachine: {cpu}; model {det.backend} {det.precision} {det.imgsz}px batch {det.batch} ({Path(det.source).name})")
     print("Command: .venv/bin/python bench/pipeline.py\n")
     print("| footage | baseline | GridSight pipeline | ratio | target | notes |")

@@ -32,6 +32,7 @@ from pipeline.track import CameraTracker
 log = logging.getLogger("gridsight.pipeline")
 Sink = Callable[[Camera, list[IncidentEvent]], None]
 PRIVATE_CLASSES = ("person",)
+STAGES = ("decode", "gate", "track", "rules", "incidents", "sink")  # CameraStats.cpu's keys, in order
 
 
 def privacy_threshold(detector) -> dict:
@@ -72,6 +73,9 @@ class CameraStats:
     done: bool = False
     error: str = ""
     recent: deque = field(default_factory=lambda: deque(maxlen=256), repr=False)  # monotonic judge times
+    # CPU seconds this camera's own threads spent per stage (thread CPU time: what the stage costs, not
+    # how long it waited); bench/pipeline.py prints them per frame next to the detector's share
+    cpu: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0), repr=False)
 
     def judged(self) -> None:
         self.frames += 1
@@ -150,16 +154,24 @@ class CameraProcessor:
     def _read(self) -> None:
         min_gap = 1.0 / self.camera.detect_fps
         last_t = None
+        cpu = self.stats.cpu
+        clock = time.thread_time
         try:
+            t0 = clock()
             for frame in self.source:
+                t1 = clock()
+                cpu["decode"] += t1 - t0
                 if self._stop.is_set():
                     break
                 if self.source.live:
                     if last_t is not None and frame.time - last_t < min_gap * 0.9:
+                        t0 = clock()
                         continue
                     last_t = frame.time
                 reason = self.policy.decide(frame.image, frame.time, self._has_stationary)
                 fut = self.scheduler.submit(frame.image) if reason else None
+                t0 = clock()
+                cpu["gate"] += t0 - t1
                 if not self._put((frame, fut)):
                     break
         except Exception as exc:  # a broken file must not take the other cameras down
@@ -201,6 +213,8 @@ class CameraProcessor:
 
     def step(self, frame, dets: Detections | None) -> list[IncidentEvent]:
         """Judge one frame (``dets=None``: unchanged since the last detection)."""
+        cpu, clock = self.stats.cpu, time.thread_time
+        t0 = clock()
         if dets is not None:
             self.people.add(frame.time, dets.of_classes(PRIVATE_CLASSES).to_list())
             dets = dets.of_classes(self.track_classes)
@@ -208,7 +222,9 @@ class CameraProcessor:
                 dets = dets[dets.scores >= self.min_score]
         tracks = self.tracker.update(dets, frame.time, frame.image.shape)
         self._has_stationary = any(t.stationary for t in tracks)
+        t1 = clock()
         observations = self.book.evaluate(tracks, frame.image.shape)
+        t2 = clock()
         others = self.people.around(frame.time)
         if dets is None and self._last_dets is not None:  # an unchanged frame: the last detection's people too
             others += self._last_dets.of_classes(PRIVATE_CLASSES).to_list()
@@ -222,10 +238,15 @@ class CameraProcessor:
             watch(self, frame, observations, others)
         self.stats.judged()
         self.stats.footage_time = frame.time
+        t3 = clock()
         if events:
             self.stats.events += len(events)
             for ev in events:
                 log.info("incident %s", ev.event, extra={"camera": self.camera.id, "key": ev.key, "seq": ev.seq,
                                                           "issue_type": ev.rule.issue_type})
             self.sink(self.camera, events)
+        cpu["track"] += t1 - t0
+        cpu["rules"] += t2 - t1
+        cpu["incidents"] += t3 - t2
+        cpu["sink"] += clock() - t3
         return events

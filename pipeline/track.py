@@ -118,13 +118,14 @@ class CameraTracker:
                 tr.still_since = t
         self.last_t = t
         if dets is None:
-            for tr in self.tracks.values():
-                self._seen(tr, tr.xyxy, tr.score, tr.class_name, t, gap)
+            seen = [(tr, self._seen(tr, tr.xyxy, tr.score, tr.class_name, t, gap)) for tr in self.tracks.values()]
+            self._zone_time(seen)
             return self.visible
         names = dets.names
         rows = self.byte.update(_ByteInput(dets.xyxy.astype(np.float32), dets.scores.astype(np.float32),
                                            dets.class_ids.astype(np.float32)))
         now: dict[int, Track] = {}
+        seen = []
         for row in rows.reshape(-1, 8) if len(rows) else []:
             box, tid, idx = row[:4].astype(np.float32), int(row[4]), int(row[7])
             score, cls = float(dets.scores[idx]), names.get(int(dets.class_ids[idx]), str(int(dets.class_ids[idx])))
@@ -132,8 +133,9 @@ class CameraTracker:
             if tr is None:
                 tr = self._new_track(tid, cls, score, box, t)
             else:
-                self._seen(tr, box, score, cls, t, gap)
+                seen.append((tr, self._seen(tr, box, score, cls, t, gap)))
             now[tid] = tr
+        self._zone_time(seen)
         for tid, tr in self.tracks.items():
             if tid not in now:
                 self.lost[tid] = tr
@@ -156,14 +158,24 @@ class CameraTracker:
                 tr.anchor, tr.still_since = box.copy(), t
         return tr
 
-    def _seen(self, tr: Track, box: np.ndarray, score: float, cls: str, t: float, gap: float) -> None:
-        dt = min(max(0.0, t - tr.last_seen), self.max_gap_s)
-        if self.zones and self.shape is not None and dt > 0:
-            for z in self.zones:
-                if z.contains_boxes(box[None], self.shape)[0]:
+    def _zone_time(self, seen: list[tuple[Track, float]]) -> None:
+        """Add each track's time since it was last seen (``dt``) to the zones its box now stands in:
+        one containment test per zone for all the tracks."""
+        seen = [(tr, dt) for tr, dt in seen if dt > 0]
+        if not self.zones or self.shape is None or not seen:
+            return
+        boxes = np.array([tr.xyxy for tr, _ in seen], np.float32)
+        for z in self.zones:
+            for (tr, dt), inside in zip(seen, z.contains_boxes(boxes, self.shape)):
+                if inside:
                     tr.zone_time[z.id] = tr.zone_time.get(z.id, 0.0) + dt
+
+    def _seen(self, tr: Track, box: np.ndarray, score: float, cls: str, t: float, gap: float) -> float:
+        """Update ``tr`` to its box at ``t``; returns the time since it was last seen (for its zone time)."""
+        dt = min(max(0.0, t - tr.last_seen), self.max_gap_s)
         if box_iou(tr.anchor, box) < self.still_iou:
             tr.anchor, tr.still_since = box.copy(), t
         elif t - tr.last_seen > self.max_gap_s:
             tr.still_since = t
         tr.xyxy, tr.score, tr.class_name, tr.last_seen = box, score, cls, t
+        return dt

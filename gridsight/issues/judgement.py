@@ -94,6 +94,7 @@ class RuleBook:
         """One :class:`Finding` per (rule, place); ``shape``: the frame's (H, W, ...)."""
         names = dets.class_names
         out = []
+        inside: dict[str, np.ndarray] = {}  # place id -> boxes standing in it (several rules share a place)
         for rule, place in self.entries:
             thr = self.thresholds[rule.issue_type]
             wanted = np.array([n in thr and s >= thr[n] for n, s in zip(names, dets.scores)], bool)
@@ -107,7 +108,11 @@ class RuleBook:
                     hit[wanted] = place.overlaps(dets.xyxy[wanted], shape)
                 present = coverage >= rule.min_area_share
             else:
-                hit = wanted & place.contains_boxes(dets.xyxy, shape) if len(dets) else wanted
+                hit = wanted
+                if wanted.any():
+                    if place.id not in inside:
+                        inside[place.id] = place.contains_boxes(dets.xyxy, shape)
+                    hit = wanted & inside[place.id]
                 present = bool(hit.any())
             idx = np.flatnonzero(hit)
             out.append(Finding(rule, place, present, idx, float(dets.scores[idx].max()) if len(idx) else 0.0,

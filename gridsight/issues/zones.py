@@ -35,13 +35,15 @@ def points_in_polygon(polygon, xy, eps: float = 1e-12) -> np.ndarray:
         return np.zeros(len(pts), bool)
     x, y = pts[:, 0:1], pts[:, 1:2]
     x1, y1 = poly[:, 0], poly[:, 1]
-    x2, y2 = np.roll(x1, -1), np.roll(y1, -1)
+    nxt = np.r_[1:len(poly), 0]
+    x2, y2 = x1[nxt], y1[nxt]
+    dx, dy = x2 - x1, y2 - y1
     crosses = (y1 > y) != (y2 > y)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        xint = x1 + (y - y1) * (x2 - x1) / (y2 - y1)
+    # a horizontal edge never crosses the ray: any divisor will do there (no division by zero)
+    xint = x1 + (y - y1) * dx / np.where(dy == 0, 1.0, dy)
     inside = np.logical_and(crosses, x < xint).sum(axis=1) % 2 == 1
-    cross = (x2 - x1) * (y - y1) - (y2 - y1) * (x - x1)
-    on_line = np.abs(cross) <= eps * np.maximum(1.0, np.abs(x2 - x1) + np.abs(y2 - y1))
+    cross = dx * (y - y1) - dy * (x - x1)
+    on_line = np.abs(cross) <= eps * np.maximum(1.0, np.abs(dx) + np.abs(dy))
     on_edge = (on_line & (np.minimum(x1, x2) - eps <= x) & (x <= np.maximum(x1, x2) + eps)
                & (np.minimum(y1, y2) - eps <= y) & (y <= np.maximum(y1, y2) + eps)).any(axis=1)
     return inside | on_edge
@@ -98,7 +100,27 @@ class Zone:
     def contains_points(self, xy: np.ndarray, shape: tuple[int, ...] | None = None) -> np.ndarray:
         """Boolean (N,) for points (N, 2) inside the polygon (edges inclusive)."""
         poly = self.points(shape) if shape is not None else np.asarray(self.polygon, np.float32)
+        box = self._box(poly)
+        if box is not None:  # an upright rectangle (a whole frame, a kerb strip): the same answer, 10x cheaper
+            pts = np.asarray(xy, np.float64).reshape(-1, 2)
+            return ((pts[:, 0] >= box[0]) & (pts[:, 0] <= box[2]) & (pts[:, 1] >= box[1]) & (pts[:, 1] <= box[3]))
         return points_in_polygon(poly, xy)
+
+    def _box(self, poly: np.ndarray) -> tuple[float, float, float, float] | None:
+        """(x1, y1, x2, y2) when ``poly`` is an axis-aligned rectangle (four corners in order), else None."""
+        key = ("box", poly.tobytes())
+        if key not in self._scaled:
+            p = np.asarray(poly, np.float64)
+            rect = None
+            if len(p) == 4:
+                xs, ys = np.unique(p[:, 0]), np.unique(p[:, 1])
+                corners = {(a, b) for a in xs for b in ys}
+                # corners in order: every edge runs along one axis (no bow-tie of the same four points)
+                upright = all((p[i, 0] == p[(i + 1) % 4, 0]) != (p[i, 1] == p[(i + 1) % 4, 1]) for i in range(4))
+                if len(xs) == 2 and len(ys) == 2 and {tuple(q) for q in p} == corners and upright:
+                    rect = (float(xs[0]), float(ys[0]), float(xs[1]), float(ys[1]))
+            self._scaled[key] = rect
+        return self._scaled[key]
 
     def contains_boxes(self, xyxy: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         """Boolean (N,) for boxes whose bottom-centre stands in the zone."""

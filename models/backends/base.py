@@ -26,6 +26,10 @@ class Detector(ABC):
     precision: str  # "fp32" | "fp16" | "int8"
     rect = False  # the model takes any input shape: letterbox to the smallest rectangle, not the square
     overlap = False  # letterbox the next chunk in a thread while this one runs (GPU backends)
+    # streams: frames are best fed one at a time through begin/finish, up to ``in_flight`` begun and not
+    # finished (a CPU runtime's parallel requests); otherwise in ``batch``-sized detect calls (GPUs)
+    streams = False
+    in_flight = 1
 
     def __init__(self, *, names: dict[int, str], device: str, imgsz: int, batch: int, conf: float, iou: float,
                  classes: Sequence[str] | None = None, precision: str = "fp32", source: str = "",
@@ -67,6 +71,15 @@ class Detector(ABC):
         for lb, raw in self._run(self._chunks(frames)):
             out.extend(self._detections(raw, lb, self.conf if conf is None else conf))
         return out
+
+    def begin(self, frames: Sequence[np.ndarray], conf: float | None = None):
+        """Start detecting ``frames``; returns a ticket for :meth:`finish`. A backend that infers
+        asynchronously returns at once (see ``streams``); this default does the work now."""
+        return self.detect(frames, conf)
+
+    def finish(self, ticket) -> list[Detections]:
+        """The detections of a begun chunk, one per frame, waiting for them if need be."""
+        return ticket
 
     def warmup(self, n: int = 2) -> None:
         frame = np.full((self.imgsz, self.imgsz, 3), 114, np.uint8)

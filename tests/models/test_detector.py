@@ -85,7 +85,7 @@ def test_openvino_export_is_cached_and_agrees_with_torch(tiny_pt, isolated_home)
         top_t, top_o = t[np.argsort(-t.scores)[:5]], o[np.argsort(-o.scores)[:5]]
         assert np.allclose(top_t.scores, top_o.scores, rtol=0.1, atol=1e-5)
         assert np.allclose(top_t.xyxy, top_o.xyxy, atol=2.0)
-    assert sorted(k for k in odet._queues if k) == [(64, 96), (96, 96)]  # one static compilation per shape
+    assert sorted(k for k in odet._slots if k) == [(64, 96), (96, 96)]  # one static compilation per shape
 
 
 def test_registry_coco_entry_resolves(shared_data):
