@@ -132,7 +132,7 @@ def main() -> int:
         reference = "the fp32 .pt's own boxes (torch, conf 0.25)"
     rows = [("fp32 .pt (torch)", fp32)]
     ov_fp32 = artefact_for(entry, "openvino", "fp32", args.imgsz, 1)
-    rows.append(("OpenVINO 'fp32' export (runs bf16 on AMX CPUs)", ov_fp32))
+    rows.append(("OpenVINO 'fp32' export (runs bf16 where the CPU has bf16)", ov_fp32))
     prebuilt = entry.find_prebuilt("openvino", "int8", args.imgsz, 1)
     if prebuilt is not None:
         rows.append(("OpenVINO int8, prebuilt (registry)", prebuilt))

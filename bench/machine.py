@@ -8,6 +8,8 @@ import platform
 
 
 def cpu_model() -> str:
+    # models.precision keys its cache by the same name; not imported from there: `import models` sets
+    # process options (OMP_WAIT_POLICY) that the benches' naive and informed loops must run without
     try:
         with open("/proc/cpuinfo") as f:
             return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))

@@ -24,7 +24,8 @@ from models import backends
 from models.registry import Artefact, ModelEntry
 
 log = logging.getLogger("gridsight.models.export")
-CALIBRATION_VERSION = b"footage-v1"  # the built-in calibration set (models/calibration.py); bump when it changes
+BUILTIN_CALIBRATION = b"footage-photos-v2"  # models/calibration.py's set; bump when it changes
+INT8_RECIPE = b"nncf-full-bias-float-attention-v1"  # the backends' quantize(); bump when it changes
 
 
 def weights_hash(path: Path) -> str:
@@ -39,7 +40,8 @@ def export_key(weights: Path, backend: str, precision: str, imgsz: int, batch: i
                calibration: Path | None = None) -> str:
     shape = "dyn" if dynamic else f"b{batch}"
     if precision == "int8":  # a different calibration set is a different model
-        ident = calibration.read_bytes() if calibration is not None and calibration.is_file() else CALIBRATION_VERSION
+        ident = (calibration.read_bytes() if calibration is not None and calibration.is_file()
+                 else BUILTIN_CALIBRATION) + INT8_RECIPE
         precision += "-" + hashlib.sha256(ident).hexdigest()[:6]
     return f"{weights.stem}-{weights_hash(weights)}-{backend}-{precision}-{imgsz}-{shape}"
 
@@ -125,20 +127,15 @@ def _build(weights: Path, row: backends.Backend, precision: str, imgsz: int, bat
                     device="cpu" if "cpu" in row.devices else device, verbose=False)
         if not row.dynamic:
             args["simplify"] = False  # onnxslim is not installed; the plain graph runs as fast here
-        if precision == "int8":
-            from models.calibration import calibration_yaml
-
-            import nncf  # noqa: PLC0415  (sets its logger to INFO on import: one line per layer)
-
-            nncf.set_log_level(logging.WARNING)
-
-            data = calibration if calibration is not None else calibration_yaml(model.names)
-            args.update(quantize=8, data=str(data))
-        elif precision == "fp16":
+        if precision == "fp16":
             args.update(quantize=16)
-        out = model.export(**args)
+        out = model.export(**args)  # int8: the fp32 export first, quantised by the backend below
         if not out or not Path(out).exists():
             raise RuntimeError(f"export to {row.name} produced nothing")
+        if precision == "int8":
+            from models.calibration import calibration_images
+
+            row.load().quantize(Path(out), calibration_images(calibration, model.names), model.model, imgsz)
         pt.unlink()
         (tmp / ".complete").write_text(f"{weights}\n")
         if final.exists():
