@@ -11,8 +11,9 @@ frame, boxes in source pixels, after the confidence threshold and class-aware NM
 Threads and processes -- the one rule: **a Detector belongs to one thread.** It holds native
 runtime state (infer requests, reusable buffers) and is not safe to call from two threads at
 once. Many cameras share one model by handing frames to a single scheduler thread that owns the
-Detector and batches across sources (the pipeline's batching scheduler does this); more
-throughput comes from a bigger batch, not more callers. Processes load their own Detector after
+Detector (:mod:`pipeline.scheduler`): it streams frames through ``begin``/``finish`` when the
+detector ``streams`` (OpenVINO on a CPU, ``in_flight`` at a time), else batches them across
+sources; more throughput comes from keeping the runtime fed, not more callers. Processes load their own Detector after
 they start (never fork a process that already loaded one, never pickle one); each Detector
 already uses every core it is given, so on a small CPU run one per machine.
 """
