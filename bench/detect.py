@@ -15,9 +15,9 @@ who knows the field writes: Ultralytics' own OpenVINO export of the same model a
 artefact our engine runs: the registry's prebuilt one or our export cache, so nothing is exported here),
 ``YOLO(".../x_openvino_model").predict(frame)`` per frame, and ``predict`` on a list of frames. The
 head-to-head line runs the naive loop, the informed per-frame loop and our 640 px row with the least CPU
-time per frame, each in its own process, taking turns every batch of frames, so background load on a shared
-machine hits all alike and each is billed only its own threads' CPU time, and prints our frames per CPU
-second against the informed user's (target >= 2.0x).
+time per frame, each in its own process, taking turns of ``--turn`` frames (32), so background load on a
+shared machine hits all alike and each is billed only its own threads' CPU time, and prints our frames per
+CPU second against the informed user's (target >= 2.0x). ``--head-to-head`` runs only that line.
 """
 
 from __future__ import annotations
