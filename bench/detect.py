@@ -97,10 +97,8 @@ def child(spec: dict) -> dict:
                             prebuilt=spec.get("variant") != "export")
         batch = det.batch
         run = lambda fs: [det.detect(fs[i:i + batch]) for i in range(0, len(fs), batch)]  # noqa: E731
-        label = f"{det.backend} {det.precision}" + (" prebuilt" if spec.get("variant") != "export" and
-                                                    det.source.endswith("_openvino_model") and
-                                                    "/exports/" not in det.source else "") + \
-            (" rect" if det.rect else " square")
+        made = " (our export)" if "/exports/" in det.source else " prebuilt" if det.source.endswith("_model") else ""
+        label = f"{det.backend} {det.precision}{made}" + (" rect" if det.rect else " square")
     load_s = time.perf_counter() - t0
     run(frames[:2 * batch])  # warm-up
     cpu0, t = _cpu_s(), time.perf_counter()
