@@ -105,6 +105,9 @@ def quantize(fp32: Path, images: list[Path], net, imgsz: int) -> Path:
     blocks = tuple(p for i in attention for p in (f"__module.model.{i}/", f"__module.model.{i}."))
     keep = [op.get_friendly_name() for op in ops if op.get_type_name() == "Sigmoid"
             or op.get_friendly_name().startswith(head_ops + blocks)]
+    if blocks and not any(name.startswith(blocks) for name in keep):  # names from another converter
+        logging.getLogger("gridsight.models.export").warning(
+            "int8: no operation of the attention blocks %s found by name; they are quantised too", attention)
 
     def transform(path: Path) -> np.ndarray:
         return to_nchw_float(letterbox_batch([cv2.imread(str(path))], imgsz).canvas)
@@ -163,9 +166,7 @@ class OpenVINODetector(Detector):
         shape = compiled.input(0).get_partial_shape()
         self.model_batch = shape[0].get_length() if shape[0].is_static else 0
         self.rect = shape[1].is_dynamic or shape[2].is_dynamic  # any input shape: rectangular letterbox
-        # the runtime's streams each run one request; one more in flight keeps a stream from waiting
-        # while Python finishes the last frame and letterboxes the next (measured: 1.6 -> 1.9 cores used)
-        self.in_flight = max(1, int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))) + 1
+        self.in_flight = len(self._slots[None].requests)
         model_size = shape[1].get_length() if shape[1].is_static else None
         imgsz = kwargs.pop("imgsz")
         if model_size and model_size != imgsz:
@@ -181,6 +182,8 @@ class OpenVINODetector(Detector):
             shape = None
         if shape not in self._slots:
             compiled = compile_uint8_bgr(self._xml, self._ov_device, self._hint, self._streams, shape)
+            # the runtime's streams each run one request; one more in flight keeps a stream from waiting
+            # while Python finishes the last frame and letterboxes the next (measured: 1.6 -> 1.9 cores used)
             size = max(1, int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))) + 1
             self._slots[shape] = _Slots(compiled, size)
         return self._slots[shape]
