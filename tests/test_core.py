@@ -57,3 +57,21 @@ def test_api_and_pipeline_never_import_each_other():
                     [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
                 found += [f"{path.relative_to(REPO_ROOT)}: {n}" for n in names if n.split(".")[0] in banned]
     assert not found, found
+
+
+def test_upright_rectangle_zones_answer_as_the_polygon_test_does():
+    """Zone.contains_points' shortcut for axis-aligned rectangles (whole frames, kerb strips) gives the
+    general even-odd test's answer, edges and corners included; other shapes take the general test."""
+    from gridsight.issues import Zone, points_in_polygon
+
+    rng = np.random.default_rng(7)
+    for _ in range(100):
+        x1, x2 = sorted(rng.choice(50, 2, replace=False)); y1, y2 = sorted(rng.choice(50, 2, replace=False))
+        corners = [(x1, y1), (x2, y1), (x2, y2), (x1, y2)]
+        for norm, shape in ((False, (60, 60)), (True, (480, 640))):
+            z = Zone("z", "any", [(a / 50, b / 50) for a, b in corners] if norm else corners, norm)
+            assert z._upright
+            pts = np.vstack([z.points(shape), (rng.random((200, 2)) * 700 - 20), np.round(rng.random((50, 2)) * 60)])
+            assert (z.contains_points(pts, shape) == points_in_polygon(z.points(shape), pts)).all()
+    for odd in ([(0, 0), (10, 10), (10, 0), (0, 10)], [(0, 0), (10, 0), (5, 10)], [(0, 0), (10, 0), (10, 10), (0, 9)]):
+        assert not Zone("odd", "any", odd)._upright
