@@ -158,9 +158,7 @@ class BatchScheduler:
             try:
                 dets = self.detector.detect([image], **self._kw)[0]
             except Exception as exc:
-                log.error("detector failed", exc_info=True)
-                self.failed += 1
-                fut.set_exception(exc)
+                self._failed(fut, exc)
             else:
                 self.frames += 1
                 fut.set_result(dets)
