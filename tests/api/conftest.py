@@ -72,12 +72,19 @@ def fresh_pg_database(prefix: str):
         admin.dispose()
 
 
+@contextmanager
+def pg_database(prefix: str):
+    """:func:`fresh_pg_database`, or the test skipped with the reason when PostgreSQL is not running."""
+    if not _pg_reachable():
+        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432 (make test starts it: scripts/services.sh)")
+    with fresh_pg_database(prefix) as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 def pg_url():
     """A fresh PostgreSQL database for this test session, dropped afterwards."""
-    if not _pg_reachable():
-        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432 (make test starts it: scripts/services.sh)")
-    with fresh_pg_database("gs_api_test") as url:
+    with pg_database("gs_api_test") as url:
         yield url
 
 

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+from tests.services import free_port, serving
 
 INGEST_KEY = "gsk_security-tests-ingest-key-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_bytes(pid: int) -> int:
@@ -35,30 +27,9 @@ def served(home: Path, database_url: str, **env: str):
     environ = {**os.environ, "GRIDSIGHT_HOME": str(home), "GRIDSIGHT_DATABASE_URL": database_url,
                "GRIDSIGHT_API_KEY": INGEST_KEY, "GRIDSIGHT_LOG_LEVEL": "WARNING",
                **{f"GRIDSIGHT_{k.upper()}": str(v) for k, v in env.items()}}
-    log = open(home / "server.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "gridsight.cli", "api", "serve", "--port", str(port)],
-                            env=environ, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the API did not start: {(home / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.2)
+    with serving([sys.executable, "-m", "gridsight.cli", "api", "serve", "--port", str(port)], port, environ,
+                 home / "server.log", timeout_s=120) as (url, proc):
         yield url, proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def create_key(home: Path, database_url: str, username: str, role: str) -> str:

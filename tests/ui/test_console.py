@@ -59,11 +59,9 @@ def type_text(page, text: str) -> None:
 @pytest.fixture(scope="module")
 def console_db():
     """The ticket database on the real PostgreSQL (a fresh database, dropped afterwards)."""
-    from tests.api.conftest import _pg_reachable, fresh_pg_database
+    from tests.api.conftest import pg_database
 
-    if not _pg_reachable():
-        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432 (make test starts it: scripts/services.sh)")
-    with fresh_pg_database("gs_console_ui") as url:
+    with pg_database("gs_console_ui") as url:
         yield url
 
 
